@@ -1,0 +1,53 @@
+# recflow: `make demo` runs the whole pipeline offline; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# sam build needs the Lambda runtime's interpreter (python3.12) on PATH.
+PY312_BIN := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin) $(dir $(shell command -v python3.12 2>/dev/null)))
+STACK ?= recflow
+
+.PHONY: demo test lint check-template unit build deploy bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+# aws-sam-cli pins its own boto3/click/cfn-lint: it lives in its own virtualenv.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q "aws-sam-cli>=1.120,<2"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/recflow demo
+
+test: lint check-template build unit
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+check-template: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/statelint --ignore=URI statemachine/pipeline.asl.json
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	@test -n "$(PY312_BIN)" || { echo "sam build needs python3.12 on PATH (the Lambda runtime)"; exit 1; }
+	PATH="$(PY312_BIN):$$PATH" $(SAM) build
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+deploy: build
+	$(SAM) deploy --guided --stack-name $(STACK)
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python bench/pipeline_bench.py
+	$(VENV)/bin/python bench/recommender_bench.py
+	$(VENV)/bin/python bench/etl_bench.py
+
+clean:
+	rm -rf .aws-sam .demo .pytest_cache

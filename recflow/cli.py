@@ -1,0 +1,205 @@
+"""recflow's command line: run the pipeline offline, generate data, serve local Personalize."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Amazon Personalize pipelines as an AWS SAM app, runnable offline.",
+)
+local = typer.Typer(
+    no_args_is_help=True, help="Run the pipeline on this machine (no AWS account, no Docker)."
+)
+app.add_typer(local, name="local")
+console = Console()
+
+RawOption = Annotated[
+    list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")
+]
+FaultOption = Annotated[
+    list[str],
+    typer.Option(
+        "--fault", help="PHASE:OUTCOME, PHASE in etl|import|train|batch, OUTCOME in fail|stop|stall|throttle."
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _parse_faults(values: list[str]) -> dict[str, str]:
+    faults = {}
+    for value in values:
+        phase, sep, outcome = value.partition(":")
+        if not sep:
+            raise _fail(f"--fault takes PHASE:OUTCOME (for example train:fail), not {value!r}")
+        faults[phase.strip()] = outcome.strip()
+    return faults
+
+
+def _parse_job_seconds(value: str | None) -> dict[str, float]:
+    result: dict[str, float] = {}
+    for item in filter(None, (value or "").split(",")):
+        phase, sep, seconds = item.partition("=")
+        try:
+            result[phase.strip()] = float(seconds)
+        except ValueError:
+            raise _fail(
+                f"--job-seconds takes PHASE=SECONDS[,…] (for example train=900), not {item!r}"
+            ) from None
+        if not sep:
+            raise _fail(f"--job-seconds takes PHASE=SECONDS[,…], not {item!r}")
+    return result
+
+
+@local.command("run")
+def local_run(
+    raw: RawOption,
+    lake: Annotated[Path, typer.Option(help="Local data lake directory (laid out like the S3 bucket).")],
+    users: Annotated[
+        Path | None, typer.Option(help='Batch input: {"userId": …} JSON lines. Default: every user.')
+    ] = None,
+    recipe: Annotated[str, typer.Option(help="Personalize recipe name.")] = "aws-user-personalization-v2",
+    fault: FaultOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    job_seconds: Annotated[
+        str | None, typer.Option(help="Simulated job durations, e.g. import=300,train=1800.")
+    ] = None,
+    time_scale: Annotated[float, typer.Option(help="Wall seconds per simulated second of waiting.")] = 0.001,
+    min_rating: Annotated[str, typer.Option(help="Keep interactions rated at least this much.")] = "",
+    num_results: Annotated[int, typer.Option(help="Recommendations per user.")] = 25,
+) -> None:
+    """Run the pipeline on your own data: upload → ETL → import → training → batch recommendations."""
+    from recflow.offline.runtime import RunRequest
+
+    request = RunRequest(
+        raw_files=raw,
+        lake=lake,
+        users_file=users,
+        recipe=recipe,
+        min_rating=min_rating,
+        num_results=num_results,
+        faults=_parse_faults(fault),
+        job_seconds=_parse_job_seconds(job_seconds),
+        time_scale=time_scale,
+    )
+    _run_and_report(request)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the synthetic data and the lake go.")] = Path(".demo"),
+    users: Annotated[int, typer.Option(help="Synthetic users.")] = 2100,
+    items: Annotated[int, typer.Option(help="Synthetic items.")] = 10000,
+    interactions: Annotated[int, typer.Option(help="Synthetic interactions.")] = 850_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data.")] = 7,
+) -> None:
+    """Generate a HetRec-sized synthetic data set and run the whole pipeline on it offline."""
+    from recflow.offline.runtime import RunRequest
+    from recflow.synthetic import generate
+
+    raw = workdir / "data" / "user_ratedmovies-timestamps.dat"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    with console.status("Generating synthetic interactions…"):
+        stats = generate(raw, users=users, items=items, interactions=interactions, seed=seed)
+    console.print(f"[bold]Data[/] {raw} ({stats})", highlight=False)
+    _run_and_report(RunRequest(raw_files=[raw], lake=workdir / "lake"))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="File to write (HetRec layout).")],
+    users: int = 2100,
+    items: int = 10000,
+    interactions: int = 850_000,
+    seed: int = 7,
+) -> None:
+    """Write a synthetic interactions file in the HetRec layout."""
+    from recflow.synthetic import generate as generate_file
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    console.print(generate_file(out, users=users, items=items, interactions=interactions, seed=seed))
+
+
+def _run_and_report(request) -> None:  # noqa: ANN001
+    from recflow.offline.runtime import OfflineRunError, run
+    from recflow.offline.template import TemplateError
+
+    entered: list[str] = []
+    with console.status("Uploading to raw/…") as status:
+
+        def on_state(name: str) -> None:
+            if name not in entered:
+                console.print(f"  [green]▸[/] {name}", highlight=False)
+            entered.append(name)
+            status.update(f"{name} ({entered.count(name)}×)" if entered.count(name) > 1 else name)
+
+        try:
+            summary = run(request, on_state)
+        except (OfflineRunError, TemplateError) as error:
+            raise _fail(str(error)) from None
+    _report(summary, request.lake)
+    if summary.status != "SUCCEEDED":
+        raise _fail(
+            f"run {summary.run_id} {summary.status.lower()} in phase {summary.failed_phase or 'unknown'}: "
+            f"{summary.error}: {summary.cause}. Summary: {request.lake / 'runs' / summary.run_id / 'summary.json'}",
+            code=1,
+        )
+
+
+def _report(summary, lake: Path) -> None:  # noqa: ANN001
+    console.print()
+    console.print(
+        f"[bold]Run[/] {summary.run_id}: [bold]{summary.status}[/] in {summary.wall_seconds:.1f} s "
+        f"({summary.state_transitions} state transitions)",
+        highlight=False,
+    )
+    phases = Table("phase", "status", "job s", "detected after s", "polls", title="Phases (pipeline time)")
+    for name, phase in summary.phases.items():
+        phases.add_row(
+            name, phase.status, _num(phase.job_seconds), _num(phase.detected_after_seconds), str(phase.polls)
+        )
+    console.print(phases)
+    if summary.counts:
+        keys = [
+            "lines_read",
+            "interactions",
+            "users",
+            "items",
+            "rejected",
+            "duplicates_dropped",
+            "below_min_rating",
+        ]
+        console.print(
+            "[bold]Counts[/] " + ", ".join(f"{k}={summary.counts[k]:,}" for k in keys if k in summary.counts)
+        )
+    if summary.metrics:
+        console.print(
+            "[bold]Metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items()))
+        )
+    for key in summary.recommendations:
+        path = lake / key
+        console.print(f"[bold]Recommendations[/] {path}", highlight=False)
+        first = json.loads(path.read_text().splitlines()[0])
+        who = first["input"]
+        items = (first.get("output") or {}).get("recommendedItems", [])[:10]
+        console.print(f"  top 10 for {json.dumps(who)}: {', '.join(items)}", highlight=False)
+    console.print(f"[bold]Summary[/] {lake / 'runs' / summary.run_id / 'summary.json'}", highlight=False)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,76 @@
+"""The Glue job, offline: the same transform SQL as glue/interactions_etl.py, run by DuckDB on the
+objects under raw/ in (moto) S3, with outputs written where the Glue job writes them."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from recflow.offline.clock import SimClock
+from recflow.offline.etl import run_etl
+from recflow.offline.moto_extensions import GlueOutcome
+from recflow.offline.template import REGION
+
+
+@dataclass
+class GlueRun:
+    run_id: str
+    state: str
+    wall_seconds: float
+    started_at: float  # simulated
+
+
+class GlueLocal:
+    def __init__(self, clock: SimClock, bucket: str, fault: str | None = None) -> None:
+        self.clock = clock
+        self.bucket = bucket
+        self.fault = fault
+        self.runs: list[GlueRun] = []
+
+    def run(self, job_name: str, arguments: dict[str, str]) -> GlueOutcome:
+        run_id = arguments.get("--run_id", "")
+        started, wall = self.clock.now(), time.perf_counter()
+        outcome = self._outcome(job_name, arguments)
+        self.runs.append(GlueRun(run_id, outcome.state, time.perf_counter() - wall, started))
+        return outcome
+
+    def _outcome(self, job_name: str, arguments: dict[str, str]) -> GlueOutcome:
+        if self.fault == "fail":
+            return GlueOutcome("FAILED", f"{job_name}: injected fault (--fault etl:fail)")
+        if self.fault == "stop":
+            return GlueOutcome("STOPPED", f"{job_name}: stopped (--fault etl:stop)")
+        if self.fault == "stall":
+            return GlueOutcome("RUNNING")
+        try:
+            self._transform(arguments)
+        except Exception as exc:  # a Glue job run fails with the script's error message
+            return GlueOutcome("FAILED", f"{type(exc).__name__}: {exc}")
+        return GlueOutcome("SUCCEEDED")
+
+    def _transform(self, arguments: dict[str, str]) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket, run_id, prefix = (
+            arguments["--bucket"],
+            arguments["--run_id"],
+            arguments.get("--raw_prefix", "raw/"),
+        )
+        keys = [
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+            if not obj["Key"].endswith("/")
+        ]
+        raw = [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+        min_rating = float(arguments["--min_rating"]) if arguments.get("--min_rating") else None
+        result = run_etl(raw, min_rating=min_rating, run_id=run_id)
+        put: dict[str, Any] = {
+            f"transformed/{run_id}/interactions/part-00000.csv": result.interactions_csv,
+            f"rejects/{run_id}/part-00000.json": result.rejects_jsonl,
+            f"transformed/{run_id}/report.json": json.dumps(result.report, indent=2).encode(),
+        }
+        for key, body in put.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)

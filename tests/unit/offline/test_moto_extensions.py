@@ -1,0 +1,262 @@
+"""One test per moto extension (recflow/offline/moto_extensions.py): a moto upgrade that breaks one fails here."""
+
+import json
+import textwrap
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from recflow.offline.clock import SimClock
+from recflow.offline.moto_extensions import SYNC_POLL_SECONDS, GlueOutcome, extended_moto
+
+REGION = "us-east-1"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(config=MOTO_CONFIG):
+        yield
+
+
+@pytest.fixture
+def handlers(tmp_path, monkeypatch):
+    """A module of Lambda handlers on sys.path, as functions/ is for the real ones."""
+    (tmp_path / "fake_handlers.py").write_text(
+        textwrap.dedent("""
+        import os
+        calls = []
+        class JobFailed(Exception):
+            pass
+        def echo(event, context):
+            calls.append(event)
+            return {"event": event, "greeting": os.environ["GREETING"],
+                    "function": context.function_name, "remaining_ok": context.get_remaining_time_in_millis() > 0}
+        def fail(event, context):
+            raise JobFailed("the import job failed: bad data")
+    """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    import fake_handlers
+
+    return importlib.reload(fake_handlers)
+
+
+def _extended(clock=None, runner=None, throttles=0):
+    return extended_moto(
+        clock or SimClock(start=1_000_000.0, scale=0),
+        runner or (lambda name, args: GlueOutcome("SUCCEEDED")),
+        lambda account, region: pytest.fail("Personalize was not expected here"),
+        glue_start_throttles=throttles,
+    )
+
+
+def _function(name, handler):
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName=f"r-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+        Environment={"Variables": {"GREETING": "hello"}},
+        Timeout=30,
+    )["FunctionArn"]
+
+
+def _execute(definition, name="run-1"):
+    sfn = boto3.client("stepfunctions")
+    role = f"arn:aws:iam::123456789012:role/{name}"
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not finish"
+        time.sleep(0.02)
+    return result
+
+
+def test_lambda_invoke_runs_the_handler_in_process_with_its_environment_and_context(aws, handlers):
+    with _extended():
+        _function("echo", "fake_handlers.echo")
+        reply = boto3.client("lambda").invoke(FunctionName="echo", Payload=b'{"run_id": "r1"}')
+    payload = json.loads(reply["Payload"].read())
+    assert "FunctionError" not in reply
+    assert payload == {
+        "event": {"run_id": "r1"},
+        "greeting": "hello",
+        "function": "echo",
+        "remaining_ok": True,
+    }
+
+
+def test_a_handler_exception_becomes_a_function_error_named_after_the_class(aws, handlers):
+    with _extended():
+        _function("fail", "fake_handlers.fail")
+        reply = boto3.client("lambda").invoke(FunctionName="fail", Payload=b"{}")
+    error = json.loads(reply["Payload"].read())
+    assert reply["FunctionError"] == "Unhandled"
+    assert (error["errorType"], error["errorMessage"]) == ("JobFailed", "the import job failed: bad data")
+
+
+def test_a_state_machine_catches_the_handler_error_by_its_class_name(aws, handlers):
+    with _extended():
+        arn = _function("fail", "fake_handlers.fail")
+        result = _execute(
+            {
+                "StartAt": "Start",
+                "States": {
+                    "Start": {
+                        "Type": "Task",
+                        "Resource": arn,
+                        "Catch": [{"ErrorEquals": ["JobFailed"], "Next": "Caught"}],
+                        "End": True,
+                    },
+                    "Caught": {"Type": "Pass", "End": True},
+                },
+            }
+        )
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["Error"] == "JobFailed"
+
+
+def test_eventbridge_delivers_s3_object_created_events_to_a_lambda_target(aws, handlers):
+    with _extended() as ext:
+        arn = _function("echo", "fake_handlers.echo")
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="lake")
+        s3.put_bucket_notification_configuration(
+            Bucket="lake", NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        events = boto3.client("events")
+        pattern = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"object": {"key": [{"prefix": "raw/"}]}},
+        }
+        events.put_rule(Name="upload", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="upload", Targets=[{"Id": "1", "Arn": arn}])
+        s3.put_object(Bucket="lake", Key="other/x.dat", Body=b"ignored")
+        s3.put_object(Bucket="lake", Key="raw/ratings.dat", Body=b"data")
+    assert [e["detail"]["object"]["key"] for e in handlers.calls] == ["raw/ratings.dat"]
+    assert handlers.calls[0]["time"].endswith("Z")  # ISO 8601 like AWS, not moto's epoch number
+    assert ext.trigger_errors == []
+
+
+def _glue_machine(run_id):
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::glue:startJobRun.sync",
+        "Parameters": {"JobName": "etl", "Arguments": {"--run_id": run_id}},
+        "End": True,
+    }
+    return {"StartAt": "Etl", "States": {"Etl": task}}
+
+
+def _glue_job():
+    boto3.client("glue").create_job(
+        Name="etl", Role="r", Command={"Name": "glueetl"}, DefaultArguments={"--bucket": "lake"}, Timeout=10
+    )
+
+
+def test_glue_start_job_run_sync_runs_the_job_with_its_arguments(aws):
+    ran = []
+    with _extended(runner=lambda name, args: ran.append((name, args)) or GlueOutcome("SUCCEEDED")):
+        _glue_job()
+        result = _execute(_glue_machine("r1"))
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["JobRunState"] == "SUCCEEDED"
+    assert ran == [("etl", {"--bucket": "lake", "--run_id": "r1"})]
+
+
+def test_a_failed_glue_run_fails_the_task_with_its_error_message(aws):
+    with _extended(runner=lambda name, args: GlueOutcome("FAILED", "TypeError: bad input")):
+        _glue_job()
+        result = _execute(_glue_machine("r1"))
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.TaskFailed"
+    assert json.loads(result["cause"])["ErrorMessage"] == "TypeError: bad input"
+
+
+def test_a_stalled_glue_run_times_out_after_the_job_timeout_in_pipeline_time(aws):
+    clock = SimClock(start=0.0, scale=0)
+    with _extended(clock=clock, runner=lambda name, args: GlueOutcome("RUNNING")):
+        _glue_job()
+        result = _execute(_glue_machine("r1"))
+    assert result["status"] == "FAILED"
+    assert json.loads(result["cause"])["JobRunState"] == "TIMEOUT"
+    assert 600 <= clock.now() <= 600 + SYNC_POLL_SECONDS  # Timeout=10 minutes
+
+
+def test_glue_start_is_throttled_the_requested_number_of_times(aws):
+    with _extended(throttles=1):
+        _glue_job()
+        glue = boto3.client("glue")
+        with pytest.raises(glue.exceptions.ConcurrentRunsExceededException):
+            glue.start_job_run(JobName="etl")
+        assert glue.start_job_run(JobName="etl")["JobRunId"]
+
+
+def test_wait_states_and_retry_intervals_pass_on_the_simulated_clock(aws, handlers):
+    clock = SimClock(start=0.0, scale=0)
+    with _extended(clock=clock):
+        arn = _function("fail", "fake_handlers.fail")
+        started = time.monotonic()
+        result = _execute(
+            {
+                "StartAt": "Wait",
+                "States": {
+                    "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Fail"},
+                    "Fail": {
+                        "Type": "Task",
+                        "Resource": arn,
+                        "End": True,
+                        "Retry": [
+                            {
+                                "ErrorEquals": ["JobFailed"],
+                                "IntervalSeconds": 100,
+                                "MaxAttempts": 2,
+                                "BackoffRate": 2.0,
+                            }
+                        ],
+                    },
+                },
+            }
+        )
+    assert result["status"] == "FAILED"
+    assert clock.now() == 3600 + 100 + 200
+    assert time.monotonic() - started < 10
+
+
+def test_personalize_actions_reach_the_local_service_through_boto3(aws):
+    class FakeService:
+        def handle(self, action, request):
+            if action == "DescribeDatasetGroup":
+                from recflow.personalize_local.service import PersonalizeError
+
+                raise PersonalizeError("ResourceNotFoundException", f"{request['datasetGroupArn']} not found")
+            return {
+                "datasetGroupArn": f"arn:aws:personalize:us-east-1:123456789012:dataset-group/{request['name']}"
+            }
+
+    with extended_moto(
+        SimClock(scale=0), lambda n, a: GlueOutcome("SUCCEEDED"), lambda account, region: FakeService()
+    ):
+        personalize = boto3.client("personalize")
+        created = personalize.create_dataset_group(name="g")
+        with pytest.raises(personalize.exceptions.ResourceNotFoundException, match="missing not found"):
+            personalize.describe_dataset_group(datasetGroupArn="missing")
+    assert created["datasetGroupArn"].endswith(":dataset-group/g")
