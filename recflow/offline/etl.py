@@ -117,23 +117,20 @@ def split_into_chunks(data: bytes) -> list[str]:
 
 
 def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes | Path]]) -> None:
-    """Create raw_lines(source, line) with every physical line of every file."""
-    con.execute("CREATE TABLE raw_lines (source VARCHAR, line VARCHAR)")
+    """Create the view raw_lines(source, line): every physical line of every file."""
     sources: list[str] = []
     chunks: list[str] = []
     for source, data in raw_files:
         file_chunks = split_into_chunks(data if isinstance(data, bytes) else Path(data).read_bytes())
         sources.extend([source] * len(file_chunks))
         chunks.extend(file_chunks)
+    con.execute("CREATE TABLE raw_chunks (source VARCHAR, chunk VARCHAR)")
     if chunks:
-        con.execute(
-            """
-            INSERT INTO raw_lines
-            SELECT source, unnest(string_split(chunk, chr(10)))
-            FROM (SELECT unnest(?) AS source, unnest(?) AS chunk)
-            """,
-            [sources, chunks],
-        )
+        con.execute("INSERT INTO raw_chunks SELECT unnest(?), unnest(?)", [sources, chunks])
+    # A view: the lines are read once, by CLASSIFY_LINES_SQL, so storing them would only cost time.
+    con.execute(
+        "CREATE VIEW raw_lines AS SELECT source, unnest(string_split(chunk, chr(10))) AS line FROM raw_chunks"
+    )
 
 
 def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None, run_id: str) -> EtlResult:
@@ -143,6 +140,7 @@ def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None,
         load_raw_lines(con, raw_files)
         con.execute("CREATE TABLE etl_params AS SELECT CAST(? AS DOUBLE) AS min_rating", [min_rating])
         con.execute(f"CREATE TABLE classified_lines AS {glue.CLASSIFY_LINES_SQL}")
+        con.execute(f"CREATE TABLE interactions AS {glue.INTERACTIONS_SQL}")
 
         counts_cursor = con.execute(glue.REPORT_COUNTS_SQL)
         names = [column[0] for column in counts_cursor.description]
@@ -153,7 +151,8 @@ def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None,
 
         interactions_path = Path(tmp) / "interactions.csv"
         rejects_path = Path(tmp) / "rejects.json"
-        con.execute(f"COPY ({glue.INTERACTIONS_SQL}) TO '{interactions_path}' (FORMAT CSV, HEADER)")
+        # The table keeps INTERACTIONS_SQL's order (DuckDB preserves insertion order by default).
+        con.execute(f"COPY interactions TO '{interactions_path}' (FORMAT CSV, HEADER)")
         con.execute(f"COPY ({glue.REJECTS_SQL}) TO '{rejects_path}' (FORMAT JSON)")
         return EtlResult(
             run_id=run_id,

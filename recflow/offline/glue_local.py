@@ -3,10 +3,8 @@ objects under raw/ in (moto) S3, with outputs written where the Glue job writes 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import boto3
 
@@ -67,10 +65,5 @@ class GlueLocal:
         raw = [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
         min_rating = float(arguments["--min_rating"]) if arguments.get("--min_rating") else None
         result = run_etl(raw, min_rating=min_rating, run_id=run_id)
-        put: dict[str, Any] = {
-            f"transformed/{run_id}/interactions/part-00000.csv": result.interactions_csv,
-            f"rejects/{run_id}/part-00000.json": result.rejects_jsonl,
-            f"transformed/{run_id}/report.json": json.dumps(result.report, indent=2).encode(),
-        }
-        for key, body in put.items():
+        for key, body in result.objects().items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from recflow_lambda.clients import clear_clients
 
 from recflow.offline import lake
 from recflow.offline.clock import SimClock
@@ -27,12 +28,13 @@ from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import Extensions, extended_moto
 from recflow.offline.summary import Summary, build_summary
 from recflow.offline.template import ACCOUNT_ID, REGION, Template
-from recflow.personalize_local.service import LocalPersonalize, LocalSettings
+from recflow.personalize_local.service import LocalPersonalize
+from recflow.personalize_local.settings import PHASES as JOB_PHASES
+from recflow.personalize_local.settings import LocalSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("etl", "import", "train", "batch")
 OUTCOMES = ("fail", "stop", "stall", "throttle")
-DEFAULT_JOB_SECONDS = {"import": 240.0, "train": 600.0, "batch": 420.0}
 STACK_NAME = "recflow"
 
 
@@ -62,9 +64,10 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
     bucket = template.physical_id("DataBucket")
     started = time.perf_counter()
     with _offline_environment(), mock_aws(config=_MOTO_CONFIG):
+        clear_clients()  # the handlers' cached boto3 clients must be made inside this mock
         glue = GlueLocal(clock, bucket, fault=request.faults.get("etl"))
         settings = LocalSettings(
-            job_seconds={**DEFAULT_JOB_SECONDS, **request.job_seconds},
+            job_seconds=request.job_seconds,
             faults={p: o for p, o in request.faults.items() if p != "etl"},
         )
         with extended_moto(
@@ -110,9 +113,9 @@ def _check(request: RunRequest) -> None:
                 f"and OUTCOME one of {', '.join(OUTCOMES)}"
             )
     for phase, seconds in request.job_seconds.items():
-        if phase not in DEFAULT_JOB_SECONDS or seconds < 0:
+        if phase not in JOB_PHASES or seconds < 0:
             raise OfflineRunError(
-                f"--job-seconds takes PHASE=SECONDS with PHASE in {', '.join(DEFAULT_JOB_SECONDS)} "
+                f"--job-seconds takes PHASE=SECONDS with PHASE in {', '.join(JOB_PHASES)} "
                 f"and SECONDS ≥ 0, not {phase}={seconds}"
             )
     if request.time_scale < 0:
@@ -231,8 +234,9 @@ def _deploy(template: Template, clock: SimClock) -> None:
 def _deploy_personalize(template: Template, clock: SimClock) -> None:
     personalize = boto3.client("personalize", region_name=REGION)
     resolved = {lid: template.resolve(template.resources[lid]["Properties"]) for lid in template.resources}
-    group = resolved["DatasetGroup"]
-    personalize.create_dataset_group(name=group["Name"])
+    group_arn = personalize.create_dataset_group(name=resolved["DatasetGroup"]["Name"])["datasetGroupArn"]
+    while personalize.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] != "ACTIVE":
+        clock.advance(5)  # CloudFormation waits for the dataset group before creating the dataset
     schema = resolved["InteractionsSchema"]
     personalize.create_schema(name=schema["Name"], schema=schema["Schema"])
     dataset = resolved["InteractionsDataset"]
@@ -243,7 +247,7 @@ def _deploy_personalize(template: Template, clock: SimClock) -> None:
         schemaArn=dataset["SchemaArn"],
     )
     solution = resolved["Solution"]
-    from recflow_lambda.handlers.solution_resource import ensure_solution  # the custom resource's own logic
+    from recflow_lambda.solution import ensure_solution  # what the custom resource does on Create
 
     ensure_solution(
         name=solution["Name"],
@@ -274,17 +278,27 @@ def _follow(execution_arn: str, on_state: Callable[[str], None]) -> list[dict[st
     """Wait for the execution to end, reporting each state as it is entered; returns the history."""
     sfn = _sfn()
     seen = 0
-    while True:
-        status = sfn.describe_execution(executionArn=execution_arn)["status"]
-        events = _history(sfn, execution_arn)
-        for event in events[seen:]:
-            details = event.get("stateEnteredEventDetails")
-            if details:
-                on_state(details["name"])
-        seen = len(events)
-        if status != "RUNNING":
-            return events
-        time.sleep(0.02)
+    while sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
+        seen = _report_new_states(sfn, execution_arn, seen, on_state)
+        time.sleep(0.25)  # moto serialises the history slowly: polling it hard would slow the run itself
+    _report_new_states(sfn, execution_arn, seen, on_state)
+    return _history(sfn, execution_arn)
+
+
+def _report_new_states(sfn: Any, execution_arn: str, seen: int, on_state: Callable[[str], None]) -> int:
+    """Report the states entered since event id `seen`, reading the history newest first; returns the last id."""
+    new: list[dict[str, Any]] = []
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, reverseOrder=True, PaginationConfig={"PageSize": 25}
+    )
+    for page in pages:
+        new += [event for event in page["events"] if event["id"] > seen]
+        if any(event["id"] <= seen for event in page["events"]):
+            break
+    for event in sorted(new, key=lambda e: e["id"]):
+        if "stateEnteredEventDetails" in event:
+            on_state(event["stateEnteredEventDetails"]["name"])
+    return max([seen, *(event["id"] for event in new)])
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
+from recflow_lambda.failures import readable_cause
 
 # Where the state machine keeps each Personalize phase's JobState.
 JOB_PATHS = {"import": "import", "train": "training", "batch": "batch"}
@@ -33,6 +34,7 @@ class Summary(BaseModel):
     error: str | None = None
     cause: str | None = None
     recommendations: list[str] = Field(default_factory=list)  # lake keys of the .out files
+    phase_wall_seconds: dict[str, float] = Field(default_factory=dict)  # real seconds spent per phase
     execution_arn: str
 
     def write(self, lake: Path) -> Path:
@@ -70,12 +72,40 @@ def build_summary(
         metrics=(latest.get("result") or {}).get("metrics", {}),
         failed_phase=latest.get("failed_phase"),
         error=failure.get("error"),
-        cause=failure.get("cause"),
+        cause=readable_cause(failure["cause"]) if failure.get("cause") else None,
         recommendations=sorted(
             k for k in lake_keys if k.startswith("recommendations/") and k.endswith(".out")
         ),
         execution_arn=execution["executionArn"],
+        phase_wall_seconds=_wall_seconds_by_phase(history),
     )
+
+
+# State names mention their phase; the first match wins ("Prepare batch input" is data preparation).
+_PHASE_WORDS = (
+    ("ETL", "etl"),
+    ("Transform", "etl"),
+    ("data", "data"),
+    ("batch input", "data"),
+    ("import", "import"),
+    ("training", "train"),
+    ("batch", "batch"),
+    ("recommendations", "batch"),
+)
+
+
+def _wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    entered: dict[str, Any] = {}
+    for event in history:
+        if "stateEnteredEventDetails" in event:
+            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            phase = next((p for word, p in _PHASE_WORDS if word in name), "finish")
+            seconds = (event["timestamp"] - entered.pop(name, event["timestamp"])).total_seconds()
+            totals[phase] = round(totals.get(phase, 0.0) + seconds, 3)
+    return totals
 
 
 def _etl_phase(glue: Any) -> Phase:

@@ -1,0 +1,288 @@
+"""Benchmark of the local Personalize recommender: quality on real MovieLens data, speed and memory
+of what training does on HetRec-sized data, and how both grow with users and items.
+
+    .venv/bin/python bench/recommender_bench.py            # everything (~5 minutes on 2 cores)
+    .venv/bin/python bench/recommender_bench.py --quick    # quality table and the HetRec-size run
+
+Quality: a per-user temporal holdout of /work/shared/data/ml-latest-small-ratings.dat (HetRec
+layout, ms timestamps; every rating counts as an interaction): the newest 10% of every user's
+interactions are held out, every model is fitted on the rest and ranks 25 items per user, items
+seen in training excluded. The plain EASE (λ=100) reference is computed here from the textbook
+formula, independently of recflow's EASE. The section is skipped when the file is absent.
+
+Speed: synthetic data from recflow.synthetic; "product" is what a training job does (train():
+λ search, held-out metrics fit, full fit) plus batch inference for every user (the .out lines).
+Every measurement runs in a fresh process so its peak RSS is its own; timings are wall-clock and
+suffer when other processes share the cores (the load average is printed).
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+MOVIELENS = Path(os.environ.get("RECFLOW_DATA", "/work/shared/data")) / "ml-latest-small-ratings.dat"
+K = 25
+QUALITY_METHODS = ("most-popular", "item-knn", "ease-100", "als", "default")
+HETREC = {"users": 2_113, "items": 10_197, "interactions": 855_598}
+# (users, items, interactions): users and items scaled separately around HetRec's shape, and past
+# the two switch points (users > 0.6·items: items-side EASE; items > 12,000: ALS).
+SCALING = [
+    (1_000, 10_000, 405_000),
+    (4_200, 10_000, 1_700_000),
+    (2_100, 5_000, 850_000),
+    (2_100, 20_000, 850_000),
+    (8_000, 5_000, 1_600_000),
+]
+
+
+def load_hetrec(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """User ids, item ids (as strings, like the Personalize CSV) and epoch seconds."""
+    table = np.loadtxt(path, skiprows=1, dtype=np.float64)
+    users = table[:, 0].astype(np.int64).astype(str)
+    items = table[:, 1].astype(np.int64).astype(str)
+    return users, items, (table[:, 3] // 1000).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------ quality
+
+
+def quality(method: str) -> dict:
+    from recflow.personalize_local import metrics, ranking, recommender
+    from recflow.personalize_local.algorithms import Als, ItemKnn, Popularity
+
+    users, items, timestamps = load_hetrec(MOVIELENS)
+    user_ids, user_codes = np.unique(users, return_inverse=True)
+    item_ids, item_codes = np.unique(items, return_inverse=True)
+    held = metrics.newest_interactions(user_codes, timestamps, np.ones(len(user_ids), dtype=bool))
+    shape = (len(user_ids), len(item_ids))
+    train = _binary(user_codes[~held], item_codes[~held], shape)
+    test = _binary(user_codes[held], item_codes[held], shape)
+    test = (test - test.multiply(train)).tocsr()
+    test.eliminate_zeros()
+    evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
+
+    started = time.perf_counter()
+    if method == "default":
+        recipe = "aws-user-personalization-v2"
+        model = recommender.train(users[~held], items[~held], timestamps[~held], recipe)
+        fitted = time.perf_counter()
+        results = model.recommend(user_ids[evaluated].tolist(), K)
+        recommended = np.full((len(evaluated), K), -1)
+        for row, (ids, _) in enumerate(results):
+            recommended[row, : len(ids)] = np.searchsorted(item_ids, ids)
+        extra = {"algorithm": model.algorithm, "penalty": model.penalty}
+    else:
+        scorer = {
+            "most-popular": Popularity.fit,
+            "item-knn": ItemKnn.fit,
+            "ease-100": lambda x: TextbookEase(x, 100.0),
+            "als": lambda x: Als.fit(x, seed=0),
+        }[method](train)
+        fitted = time.perf_counter()
+        blocks = []
+        step = ranking.block_rows(shape[1])
+        for start in range(0, len(evaluated), step):
+            history = train[evaluated[start : start + step]]
+            scores = scorer.scores(history)
+            ranking.exclude(scores, history)
+            blocks.append(ranking.top_k(scores, K)[0])
+        recommended = np.concatenate(blocks)
+        extra = {}
+    scored = time.perf_counter()
+
+    relevant = test[evaluated]
+    hits = metrics.hit_matrix(recommended, relevant)
+    counts = np.diff(relevant.indptr)
+    return {
+        "method": method,
+        "ndcg@25": float(metrics.ndcg_at(hits, counts, K).mean()),
+        "precision@25": float(metrics.precision_at(hits, K).mean()),
+        "recall@25": float(metrics.recall_at(hits, counts, K).mean()),
+        "coverage": metrics.coverage(recommended, shape[1]),
+        "fit_s": fitted - started,
+        "score_s": scored - fitted,
+        "users": len(evaluated),
+        **extra,
+    }
+
+
+class TextbookEase:
+    """EASE straight from the paper: B = I - P/diag(P), P = (XᵀX + λI)⁻¹, zero diagonal."""
+
+    def __init__(self, x: sp.csr_matrix, penalty: float) -> None:
+        dense = x.toarray()
+        gram = dense.T @ dense
+        gram[np.diag_indices_from(gram)] += penalty
+        p = np.linalg.inv(gram)
+        self.b = -p / np.diag(p)
+        np.fill_diagonal(self.b, 0.0)
+
+    def scores(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(history @ self.b, dtype=np.float32)
+
+
+def _binary(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=shape)
+    matrix.data[:] = 1.0
+    return matrix
+
+
+# ------------------------------------------------------------------------------------ product
+
+
+def product(users: int, items: int, interactions: int, seed: int = 0) -> dict:
+    """Generate data, then time train() and the batch output for every user, as a job would."""
+    from recflow import synthetic
+    from recflow.personalize_local import recommender
+    from recflow.personalize_local.batch import batch_output_lines
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ratings.dat"
+        synthetic.generate(path, users=users, items=items, interactions=interactions, seed=seed)
+        user_column, item_column, timestamps = load_hetrec(path)
+    baseline_mb = _peak_mb()
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    model = recommender.train(user_column, item_column, timestamps, "aws-user-personalization-v2", seed=seed)
+    trained = time.perf_counter()
+    lines = [json.dumps({"userId": user}) for user in model.user_ids]
+    output = sum(1 for _ in batch_output_lines(model, lines, K))
+    finished = time.perf_counter()
+    assert output == len(lines)
+    return {
+        "users": len(model.user_ids),
+        "items": len(model.item_ids),
+        "interactions": len(user_column),
+        "algorithm": model.algorithm,
+        "penalty": model.penalty,
+        "ndcg@25 (metrics)": model.metrics["normalized_discounted_cumulative_gain_at_25"],
+        "train_s": trained - started,
+        "batch_s": finished - trained,
+        "total_s": finished - started,
+        "cpu_s": time.process_time() - cpu_started,  # all threads
+        "baseline_mb": baseline_mb,
+    }
+
+
+# ------------------------------------------------------------------------------------ harness
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_isolated(task: str, **params) -> dict:
+    """Run one task in a fresh interpreter; its result carries the process's peak RSS."""
+    command = [sys.executable, __file__, "--task", task, "--params", json.dumps(params)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{task} {params} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _child(task: str, params: dict) -> None:
+    result = {"quality": quality, "product": product}[task](**params)
+    result["peak_mb"] = _peak_mb()
+    print(json.dumps(result))
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    header = " | ".join(title for title, _, _ in columns)
+    lines = [header, " | ".join("---" for _ in columns)]
+    for row in rows:
+        lines.append(" | ".join(format(row[key], fmt) if key in row else "" for _, key, fmt in columns))
+    return "\n".join(lines)
+
+
+def _quality_section() -> None:
+    print(f"## Quality: {MOVIELENS.name}, newest 10% of each user's interactions held out\n")
+    if not MOVIELENS.exists():
+        print(f"skipped: {MOVIELENS} is absent\n")
+        return
+    rows = [run_isolated("quality", method=method) for method in QUALITY_METHODS]
+    print(
+        _table(
+            rows,
+            [
+                ("model", "method", "s"),
+                ("NDCG@25", "ndcg@25", ".4f"),
+                ("precision@25", "precision@25", ".4f"),
+                ("recall@25", "recall@25", ".4f"),
+                ("coverage", "coverage", ".4f"),
+                ("fit s", "fit_s", ".2f"),
+                ("score s", "score_s", ".2f"),
+                ("peak RSS MB", "peak_mb", ".0f"),
+            ],
+        )
+    )
+    by_method = {row["method"]: row for row in rows}
+    default = by_method["default"]
+    vs_popular = default["ndcg@25"] / by_method["most-popular"]["ndcg@25"]
+    vs_ease = default["ndcg@25"] / by_method["ease-100"]["ndcg@25"]
+    print(
+        f"\ndefault = {default['algorithm']} (λ={default['penalty']:g}, chosen on its own validation split);"
+        f" {default['users']} users evaluated.\n"
+        f"default NDCG@25 / most-popular = {vs_popular:.2f} (target >= 1.6: {_verdict(vs_popular >= 1.6)});"
+        f" default / EASE λ=100 = {vs_ease:.3f} (target >= 0.95: {_verdict(vs_ease >= 0.95)})\n"
+    )
+
+
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def _product_section(sizes: list[tuple[int, int, int]], title: str) -> list[dict]:
+    print(f"## {title}\n")
+    rows = [run_isolated("product", users=u, items=i, interactions=n) for u, i, n in sizes]
+    print(
+        _table(
+            rows,
+            [
+                ("users", "users", "d"),
+                ("items", "items", "d"),
+                ("interactions", "interactions", "d"),
+                ("algorithm", "algorithm", "s"),
+                ("train s", "train_s", ".2f"),
+                ("batch s", "batch_s", ".2f"),
+                ("total s", "total_s", ".2f"),
+                ("CPU s", "cpu_s", ".2f"),
+                ("peak RSS MB", "peak_mb", ".0f"),
+                ("RSS before train MB", "baseline_mb", ".0f"),
+                ("metrics NDCG@25", "ndcg@25 (metrics)", ".4f"),
+            ],
+        )
+    )
+    print()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="quality table and the HetRec-size run only")
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.task:
+        _child(args.task, json.loads(args.params))
+        return
+    print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}\n")
+    _quality_section()
+    title = "HetRec size: train() + batch output for every user"
+    (hetrec,) = _product_section([tuple(HETREC.values())], title)
+    print(f"budget (<= 20 s, <= 2 GB): {_verdict(hetrec['total_s'] <= 20 and hetrec['peak_mb'] <= 2048)}\n")
+    if not args.quick:
+        _product_section(SCALING, "Scaling: users and items varied separately")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

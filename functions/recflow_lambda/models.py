@@ -1,0 +1,248 @@
+"""Pydantic models of every event a handler takes and every output it returns.
+
+Event models ignore unknown keys (Step Functions and EventBridge add their own), but every field the
+contract names is required and validated; ``parse_event`` turns a validation error into InvalidEvent.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    RootModel,
+    StringConstraints,
+    ValidationError,
+)
+
+from recflow_lambda.errors import InvalidEvent
+from recflow_lambda.naming import MAX_NAME_LENGTH, MAX_RUN_ID_LENGTH, NAME_PATTERN, Phase
+
+RunId = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_RUN_ID_LENGTH)]
+ResourceName = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+S3Uri = Annotated[str, StringConstraints(pattern=r"^s3://[^/]+/.+")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+BatchKind = Literal["userId", "itemId"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_event(model: type[M], event: Any, function: str) -> M:
+    """Validate ``event`` as ``model``; raise InvalidEvent with one sentence listing what is wrong."""
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise InvalidEvent(f"The {function} event is invalid ({problems}).") from exc
+
+
+# --- start_run ---------------------------------------------------------------------------------------
+class S3Bucket(BaseModel):
+    name: NonEmpty
+
+
+class S3Object(BaseModel):
+    key: NonEmpty
+    etag: str | None = None
+    sequencer: str | None = None
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class ObjectCreatedDetail(BaseModel):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class ObjectCreatedEvent(BaseModel):
+    """EventBridge "Object Created" event from S3."""
+
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    time: datetime | None = None
+    detail: ObjectCreatedDetail
+
+
+class ScheduledEvent(BaseModel):
+    """EventBridge "Scheduled Event" of a schedule rule."""
+
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    time: datetime
+    resources: list[str] = []
+
+
+class TriggerEvent(
+    RootModel[Annotated[ObjectCreatedEvent | ScheduledEvent, Field(discriminator="detail_type")]]
+):
+    """What starts a run: an upload under raw/ or a schedule."""
+
+
+class Trigger(BaseModel):
+    """The ``trigger`` of the state machine input: where the run came from."""
+
+    type: Literal["upload", "schedule"]
+    time: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    rule: str | None = None
+    # The Lambda request that started the run (see runs.start_run).
+    request_id: str
+
+
+class StartRunResult(BaseModel):
+    run_id: str | None
+    execution_arn: str | None
+    started: bool
+    reason: str | None = None
+
+
+# --- check_data ---------------------------------------------------------------------------------------
+class CheckDataEvent(BaseModel):
+    run_id: RunId
+    etl_state: NonEmpty
+
+
+class EtlReport(BaseModel):
+    """transformed/<run-id>/report.json, written by the Glue job (or the offline ETL)."""
+
+    # Keep counts the ETL adds later: the report is passed on to the run manifest.
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    source_files: list[str]
+    lines_read: NonNegativeInt
+    header_lines: NonNegativeInt
+    blank_lines: NonNegativeInt
+    rejected: NonNegativeInt
+    rejects_by_reason: dict[str, NonNegativeInt]
+    duplicates_dropped: NonNegativeInt
+    below_min_rating: NonNegativeInt
+    interactions: NonNegativeInt
+    users: NonNegativeInt
+    items: NonNegativeInt
+    users_with_2plus: NonNegativeInt
+    timestamp_units: dict[str, NonNegativeInt]
+
+
+# --- prepare_batch_input / start_* / check_job ---------------------------------------------------------
+class RunEvent(BaseModel):
+    run_id: RunId
+
+
+class BatchInput(BaseModel):
+    s3_uri: S3Uri
+    records: NonNegativeInt
+    kind: BatchKind
+
+
+class StartBatchEvent(BaseModel):
+    run_id: RunId
+    input_uri: S3Uri
+    solution_version_arn: NonEmpty
+
+
+class JobState(BaseModel):
+    """A Personalize job as the state machine tracks it between polls."""
+
+    phase: Phase
+    name: ResourceName
+    arn: NonEmpty
+    status: NonEmpty
+    polls: NonNegativeInt = 0
+    waited_seconds: NonNegativeInt = 0
+    # Step Functions' Wait state needs a whole number of seconds.
+    wait_seconds: NonNegativeInt = 0
+    deadline_exceeded: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+
+class CheckJobEvent(BaseModel):
+    job: JobState
+
+
+# --- finish_run / notify_failure ------------------------------------------------------------------------
+class FinishRunEvent(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    run_id: RunId
+    data: EtlReport
+    batch_input: BatchInput
+    import_job: JobState = Field(alias="import")
+    training: JobState
+    batch: JobState
+
+
+class RunManifest(BaseModel):
+    """recommendations/<run-id>/_SUCCESS."""
+
+    run_id: str
+    finished_at: str
+    counts: EtlReport
+    metrics: dict[str, float]
+    recipe_arn: str
+    solution_arn: str
+    jobs: dict[Phase, str]
+    batch_input: BatchInput
+    output_prefix: str
+    output_keys: list[str]
+
+
+class LatestPointer(BaseModel):
+    """recommendations/latest.json."""
+
+    run_id: str
+    prefix: str
+    manifest: str
+    finished_at: str
+
+
+class FailureEvent(BaseModel):
+    run_id: NonEmpty
+    phase: NonEmpty
+    error: NonEmpty
+    cause: str | None = None
+
+
+class FailureNotice(BaseModel):
+    notified: bool
+
+
+# --- solution_resource (CloudFormation custom resource) --------------------------------------------------
+class CustomResourceAddress(BaseModel):
+    """The part of a custom resource request needed to answer it at all."""
+
+    response_url: NonEmpty = Field(alias="ResponseURL")
+    stack_id: NonEmpty = Field(alias="StackId")
+    request_id: NonEmpty = Field(alias="RequestId")
+    logical_resource_id: NonEmpty = Field(alias="LogicalResourceId")
+    physical_resource_id: str | None = Field(default=None, alias="PhysicalResourceId")
+
+
+class SolutionProperties(BaseModel):
+    name: ResourceName = Field(alias="Name")
+    dataset_group_arn: NonEmpty = Field(alias="DatasetGroupArn")
+    recipe_arn: NonEmpty = Field(alias="RecipeArn")
+
+
+class SolutionRequest(CustomResourceAddress):
+    request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
+    properties: SolutionProperties = Field(alias="ResourceProperties")
+
+
+class CustomResourceResponse(BaseModel):
+    """The body PUT to the ResponseURL (field names are CloudFormation's)."""
+
+    Status: Literal["SUCCESS", "FAILED"]
+    Reason: str
+    PhysicalResourceId: str
+    StackId: str
+    RequestId: str
+    LogicalResourceId: str
+    NoEcho: bool = False
+    Data: dict[str, str] = {}

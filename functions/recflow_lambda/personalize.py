@@ -1,0 +1,235 @@
+"""Amazon Personalize adapter: describe-or-create helpers for the jobs and the solution.
+
+Every call goes through ``_call``, the one place that turns botocore's ClientError into this package's
+exceptions: ThrottlingException and LimitExceededException become PersonalizeThrottled (the state
+machine retries it with backoff), everything else PersonalizeRequestFailed (or one of its
+ResourceNotFound / ResourceAlreadyExists subclasses, which the helpers below handle).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from recflow_lambda.clients import personalize_client
+from recflow_lambda.errors import (
+    PersonalizeRequestFailed,
+    PersonalizeResourceExists,
+    PersonalizeResourceNotFound,
+    PersonalizeThrottled,
+)
+from recflow_lambda.naming import Phase
+
+THROTTLING_CODES = frozenset({"ThrottlingException", "LimitExceededException"})
+# Status of a job this module has just created (Create* returns only the ARN).
+CREATED_STATUS = "CREATE PENDING"
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What the pipeline needs from a Describe* answer."""
+
+    arn: str
+    status: str
+    failure_reason: str | None = None
+    created_at: datetime | None = None
+
+
+def _call(operation: str, **params: Any) -> dict[str, Any]:
+    client = personalize_client()
+    try:
+        return getattr(client, operation)(**params)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Unknown"), error.get("Message", "")
+        api = client.meta.method_to_api_mapping.get(operation, operation)
+        if code in THROTTLING_CODES:
+            raise PersonalizeThrottled(
+                f"Personalize {api} was refused with {code} ({message}); retry once running jobs finish."
+            ) from exc
+        exception = {
+            "ResourceNotFoundException": PersonalizeResourceNotFound,
+            "ResourceAlreadyExistsException": PersonalizeResourceExists,
+        }.get(code, PersonalizeRequestFailed)
+        raise exception(f"Personalize {api} failed with {code}: {message}") from exc
+
+
+def _snapshot(description: dict[str, Any], arn_field: str) -> JobSnapshot:
+    return JobSnapshot(
+        arn=description[arn_field],
+        status=description["status"],
+        failure_reason=description.get("failureReason"),
+        created_at=description.get("creationDateTime"),
+    )
+
+
+# --- dataset import job ------------------------------------------------------------------------------
+def describe_dataset_import_job(arn: str) -> JobSnapshot:
+    job = _call("describe_dataset_import_job", datasetImportJobArn=arn)["datasetImportJob"]
+    return _snapshot(job, "datasetImportJobArn")
+
+
+def find_dataset_import_job(arn: str) -> JobSnapshot | None:
+    try:
+        return describe_dataset_import_job(arn)
+    except PersonalizeResourceNotFound:
+        return None
+
+
+def ensure_dataset_import_job(
+    *, name: str, arn: str, dataset_arn: str, data_location: str, role_arn: str
+) -> JobSnapshot:
+    """Describe the FULL import job ``name`` (whose ARN is ``arn``), creating it when it does not exist."""
+    found = find_dataset_import_job(arn)
+    if found is not None:
+        return found
+    try:
+        created = _call(
+            "create_dataset_import_job",
+            jobName=name,
+            datasetArn=dataset_arn,
+            dataSource={"dataLocation": data_location},
+            roleArn=role_arn,
+            importMode="FULL",
+        )
+    except PersonalizeResourceExists:
+        # A concurrent attempt created it between our describe and create.
+        return describe_dataset_import_job(arn)
+    return JobSnapshot(arn=created["datasetImportJobArn"], status=CREATED_STATUS)
+
+
+# --- solution version (training) ---------------------------------------------------------------------
+def describe_solution_version(arn: str) -> JobSnapshot:
+    version = _call("describe_solution_version", solutionVersionArn=arn)["solutionVersion"]
+    return _snapshot(version, "solutionVersionArn")
+
+
+def find_solution_version(
+    solution_arn: str, name: str, created_after: datetime | None = None
+) -> JobSnapshot | None:
+    """The solution version called ``name``, or None.
+
+    Solution version ARNs end in an id Personalize chooses, and ListSolutionVersions' summaries carry no
+    name, so each candidate is described. ``created_after`` skips versions older than the run (its import
+    job), which keeps this to one or two Describe calls however many versions the solution has.
+    """
+    token: str | None = None
+    while True:
+        paging = {"maxResults": 100} | ({"nextToken": token} if token else {})
+        page = _call("list_solution_versions", solutionArn=solution_arn, **paging)
+        for summary in page.get("solutionVersions", []):
+            created = summary.get("creationDateTime")
+            if created_after is not None and created is not None and created < created_after:
+                continue
+            version = _call("describe_solution_version", solutionVersionArn=summary["solutionVersionArn"])
+            if version["solutionVersion"].get("name") == name:
+                return _snapshot(version["solutionVersion"], "solutionVersionArn")
+        token = page.get("nextToken")
+        if not token:
+            return None
+
+
+def ensure_solution_version(*, name: str, solution_arn: str, created_after: datetime | None) -> JobSnapshot:
+    """Find the FULL training called ``name`` of ``solution_arn``, creating it when there is none."""
+    found = find_solution_version(solution_arn, name, created_after)
+    if found is not None:
+        return found
+    try:
+        created = _call("create_solution_version", name=name, solutionArn=solution_arn, trainingMode="FULL")
+    except PersonalizeResourceExists:
+        found = find_solution_version(solution_arn, name)
+        if found is None:
+            raise
+        return found
+    return JobSnapshot(arn=created["solutionVersionArn"], status=CREATED_STATUS)
+
+
+def solution_metrics(solution_version_arn: str) -> dict[str, float]:
+    return dict(_call("get_solution_metrics", solutionVersionArn=solution_version_arn).get("metrics", {}))
+
+
+# --- batch inference job -----------------------------------------------------------------------------
+def describe_batch_inference_job(arn: str) -> JobSnapshot:
+    job = _call("describe_batch_inference_job", batchInferenceJobArn=arn)["batchInferenceJob"]
+    return _snapshot(job, "batchInferenceJobArn")
+
+
+def find_batch_inference_job(arn: str) -> JobSnapshot | None:
+    try:
+        return describe_batch_inference_job(arn)
+    except PersonalizeResourceNotFound:
+        return None
+
+
+def ensure_batch_inference_job(
+    *,
+    name: str,
+    arn: str,
+    solution_version_arn: str,
+    num_results: int,
+    input_path: str,
+    output_path: str,
+    role_arn: str,
+) -> JobSnapshot:
+    """Describe the batch inference job ``name`` (whose ARN is ``arn``), creating it when needed."""
+    found = find_batch_inference_job(arn)
+    if found is not None:
+        return found
+    try:
+        created = _call(
+            "create_batch_inference_job",
+            jobName=name,
+            solutionVersionArn=solution_version_arn,
+            numResults=num_results,
+            jobInput={"s3DataSource": {"path": input_path}},
+            jobOutput={"s3DataDestination": {"path": output_path}},
+            roleArn=role_arn,
+        )
+    except PersonalizeResourceExists:
+        return describe_batch_inference_job(arn)
+    return JobSnapshot(arn=created["batchInferenceJobArn"], status=CREATED_STATUS)
+
+
+def describe_job(phase: Phase, arn: str) -> JobSnapshot:
+    """Current state of the job of ``phase``."""
+    describe = {
+        "import": describe_dataset_import_job,
+        "train": describe_solution_version,
+        "batch": describe_batch_inference_job,
+    }[phase]
+    return describe(arn)
+
+
+# --- solution ---------------------------------------------------------------------------------------
+def find_solution(arn: str) -> dict[str, Any] | None:
+    """The DescribeSolution ``solution`` object, or None when there is no such solution."""
+    try:
+        return _call("describe_solution", solutionArn=arn)["solution"]
+    except PersonalizeResourceNotFound:
+        return None
+
+
+def create_solution(*, name: str, dataset_group_arn: str, recipe_arn: str) -> str:
+    """Create a solution that never trains on its own; return its ARN.
+
+    CreateSolution's performAutoTraining defaults to true (a new billed solution version every 7 days)
+    and AWS::Personalize::Solution cannot turn it off: that is why the stack creates the solution here.
+    """
+    created = _call(
+        "create_solution",
+        name=name,
+        datasetGroupArn=dataset_group_arn,
+        recipeArn=recipe_arn,
+        performAutoTraining=False,
+    )
+    return created["solutionArn"]
+
+
+def delete_solution(arn: str) -> bool:
+    """Delete the solution; return False when it did not exist."""
+    try:
+        _call("delete_solution", solutionArn=arn)
+    except PersonalizeResourceNotFound:
+        return False
+    return True

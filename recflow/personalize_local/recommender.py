@@ -1,0 +1,346 @@
+"""The local Personalize recommender: recipes mapped to algorithms, training with Personalize's
+offline metrics, and vectorised top-k recommendations.
+
+Recipes (a name or `arn:aws:personalize:::recipe/<name>`):
+
+* `aws-user-personalization`, `aws-user-personalization-v2`: EASE (ease.py) while the catalogue has
+  at most EASE_MAX_ITEMS items and EASE's working set fits in half of the available memory;
+  implicit-feedback ALS beyond that. λ is chosen on a validation split.
+* `aws-popularity-count`: the most interacted-with items.
+* `aws-similar-items`, `aws-sims`: item-to-item cosine similarity; batch input is `{"itemId": …}`.
+
+Training follows Personalize's documented protocol (metrics.py): a seeded 10% of the users (those
+with 2+ interactions) is the testing set, the model is fitted on the other users, and the testing
+users' oldest 90% are its input while their newest 10% are scored. EASE's λ is chosen on the
+newest 10% of another 10% of the users (validation), held out of that same fit, before the testing
+users are looked at. The served model is then fitted on all the data with that λ. The same seed
+gives the same model and metrics.
+
+Recommendations exclude the items a user already interacted with (for related items: the query
+item). Unknown users or items get the most popular items, as Personalize does for cold users.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from recflow.personalize_local import metrics as offline
+from recflow.personalize_local.algorithms import Als, ItemKnn, Popularity
+from recflow.personalize_local.ease import GramBasis, SpectralBasis
+from recflow.personalize_local.ranking import (
+    block_rows,
+    exclude,
+    proportional_scores,
+    softmax_scores,
+    top_k,
+)
+
+RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
+USER_PERSONALIZATION = frozenset({"aws-user-personalization", "aws-user-personalization-v2"})
+POPULARITY = frozenset({"aws-popularity-count"})
+RELATED_ITEMS = frozenset({"aws-similar-items", "aws-sims"})
+
+# EASE while the catalogue is at most this big, ALS beyond. At 12,000 items the items-side solve
+# holds two 576 MB matrices and one Cholesky inverse takes ~10 s on 2 cores; bigger catalogues
+# grow as items² in memory and items³ in time, where ALS grows linearly.
+EASE_MAX_ITEMS = 12_000
+# EASE also yields to ALS when its working set would exceed this share of the available memory.
+EASE_MEMORY_SHARE = 0.5
+# The users-side (spectral) solve is used while users <= this share of items. An eigendecomposition
+# costs ~5x a Cholesky inverse of the same size, and the items side needs one inverse per λ tried.
+SPECTRAL_MAX_USER_SHARE = 0.6
+# λ candidates, a factor of 2 apart, and where the search for the best one starts.
+PENALTY_GRID = tuple(2.0**power for power in range(3, 15))  # 8 ... 16384
+PENALTY_START = 256.0
+
+
+class Scorer(Protocol):
+    proportional: bool
+
+    def scores(self, history: sp.csr_matrix) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained solution version: what GetSolutionMetrics and batch inference need."""
+
+    recipe: str
+    algorithm: str  # "ease", "als", "popularity" or "item-knn"
+    metrics: dict[str, float]
+    penalty: float | None  # EASE's λ, None for the other algorithms
+    query_key: str  # the batch input field: "userId" or "itemId"
+    user_ids: np.ndarray  # sorted
+    item_ids: np.ndarray  # sorted
+    history: sp.csr_matrix  # users x items, binary
+    scorer: Scorer
+    popularity: Popularity
+
+    def recommend(self, keys: Sequence[str], num_results: int) -> list[tuple[list[str], list[float]]]:
+        """Top `num_results` item ids and scores per key (a user id, or an item id for related items).
+
+        Scores are descending, in (0, 1] and normalised over the catalogue. Keys the model has not
+        seen get the most popular items.
+        """
+        if num_results < 1:
+            raise ValueError(f"num_results must be at least 1, not {num_results}")
+        known_ids = self.item_ids if self.query_key == "itemId" else self.user_ids
+        codes = _lookup(known_ids, np.asarray(keys, dtype=str))
+        results: list[tuple[list[str], list[float]] | None] = [None] * len(codes)
+        known = np.flatnonzero(codes >= 0)
+        step = block_rows(len(self.item_ids))
+        for start in range(0, len(known), step):
+            positions = known[start : start + step]
+            lists = self._rank(self._histories(codes[positions]), self.scorer, num_results)
+            for position, result in zip(positions, lists, strict=True):
+                results[position] = result
+        if len(known) < len(codes):
+            (cold,) = self._rank(
+                sp.csr_matrix((1, len(self.item_ids)), dtype=np.float32), self.popularity, num_results
+            )
+            results = [cold if result is None else result for result in results]
+        return results
+
+    def _histories(self, codes: np.ndarray) -> sp.csr_matrix:
+        if self.query_key == "itemId":
+            ones = np.ones(len(codes), dtype=np.float32)
+            return sp.csr_matrix(
+                (ones, (np.arange(len(codes)), codes)), shape=(len(codes), len(self.item_ids))
+            )
+        return self.history[codes]
+
+    def _rank(self, history: sp.csr_matrix, scorer: Scorer, k: int) -> list[tuple[list[str], list[float]]]:
+        scores = scorer.scores(history)
+        exclude(scores, history)
+        codes, values = top_k(scores, k)
+        normalise = proportional_scores if scorer.proportional else softmax_scores
+        probabilities = normalise(scores, values)
+        results = []
+        for row_codes, row_probabilities in zip(codes, probabilities, strict=True):
+            valid = row_codes >= 0
+            # Seven significant digits like Personalize's output; the floor keeps scores above 0 even
+            # when a softmax term underflows.
+            rounded = [float(f"{max(p, 1e-300):.7g}") for p in row_probabilities[valid]]
+            results.append((self.item_ids[row_codes[valid]].tolist(), rounded))
+        return results
+
+
+def recipe_name(recipe: str) -> str:
+    """`aws-sims` for `arn:aws:personalize:::recipe/aws-sims` or `aws-sims`."""
+    return recipe.removeprefix(RECIPE_ARN_PREFIX)
+
+
+def choose_algorithm(recipe: str, users: int, items: int) -> str:
+    name = recipe_name(recipe)
+    if name in POPULARITY:
+        return "popularity"
+    if name in RELATED_ITEMS:
+        return "item-knn"
+    if name in USER_PERSONALIZATION:
+        fits = ease_memory_bytes(users, items) <= EASE_MEMORY_SHARE * available_memory_bytes()
+        return "ease" if items <= EASE_MAX_ITEMS and fits else "als"
+    supported = ", ".join(sorted(USER_PERSONALIZATION | POPULARITY | RELATED_ITEMS))
+    raise ValueError(
+        f"the local Personalize service does not implement the recipe {name}; it supports {supported}"
+    )
+
+
+def ease_memory_bytes(users: int, items: int) -> int:
+    """Peak float32 working set of EASE, by the side it is solved on (see ease.py)."""
+    if users <= SPECTRAL_MAX_USER_SHARE * items:
+        return 4 * (3 * users * users + 2 * users * items)  # Gram, eigenvectors, workspace; Y
+    return 4 * 2 * items * items  # the Gram matrix and the one being inverted
+
+
+def available_memory_bytes() -> float:
+    """MemAvailable, or what the cgroup still allows if that is less; infinite when unknown."""
+    available = math.inf
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def train(
+    users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, recipe: str, seed: int = 0
+) -> TrainedModel:
+    """Fit the recipe's algorithm on (user, item, timestamp) interactions; ValueError if unusable."""
+    data = _Interactions.from_columns(users, items, timestamps)
+    algorithm = choose_algorithm(recipe, len(data.user_ids), len(data.item_ids))
+    split = _Holdout.draw(data, seed)
+    penalty = None
+    if algorithm == "ease":
+        basis = _ease_basis(split.training)
+        penalty = _choose_penalty(basis, split.validation)
+        held_out_model: Scorer = basis.model(penalty)
+        del basis
+    else:
+        held_out_model = _fit(algorithm, split.training, penalty, seed)
+    metrics = offline.personalize_metrics(
+        _top_lists(held_out_model, split.testing.inputs, offline.TOP_K),
+        split.testing.relevant,
+        len(data.item_ids),
+    )
+    del held_out_model, split
+    return TrainedModel(
+        recipe=recipe,
+        algorithm=algorithm,
+        metrics=metrics,
+        penalty=penalty,
+        query_key="itemId" if algorithm == "item-knn" else "userId",
+        user_ids=data.user_ids,
+        item_ids=data.item_ids,
+        history=data.matrix,
+        scorer=_fit(algorithm, data.matrix, penalty, seed),
+        popularity=Popularity.fit(data.matrix),
+    )
+
+
+@dataclass(frozen=True)
+class _Interactions:
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_codes: np.ndarray
+    item_codes: np.ndarray
+    timestamps: np.ndarray
+    matrix: sp.csr_matrix  # users x items, 1 where the user interacted with the item
+
+    @classmethod
+    def from_columns(cls, users: np.ndarray, items: np.ndarray, timestamps: np.ndarray) -> "_Interactions":
+        if not len(users) == len(items) == len(timestamps):
+            raise ValueError(
+                f"users, items and timestamps must have one value per interaction, not "
+                f"{len(users)}, {len(items)} and {len(timestamps)}"
+            )
+        user_ids, user_codes = np.unique(np.asarray(users, dtype=str), return_inverse=True)
+        item_ids, item_codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
+        if len(user_ids) < 2 or np.bincount(user_codes).max() < 2:
+            raise ValueError("training needs at least 2 users, one of them with 2 or more interactions")
+        matrix = _binary_matrix(user_codes, item_codes, (len(user_ids), len(item_ids)))
+        return cls(user_ids, item_ids, user_codes, item_codes, np.asarray(timestamps), matrix)
+
+
+@dataclass(frozen=True)
+class _Queries:
+    """Held-out users to score: their input histories and the items they went on to use."""
+
+    inputs: sp.csr_matrix  # users x items: the oldest 90%
+    relevant: sp.csr_matrix  # users x items: the newest 10%, minus items already in the input
+
+
+@dataclass(frozen=True)
+class _Holdout:
+    """Personalize's split, plus validation users for choosing EASE's λ.
+
+    A seeded 10% of the users with 2+ interactions are testing users: left out of training, scored
+    on their newest 10% given their oldest 90%. Another 10% are validation users: they stay in
+    training without their newest 10%, on which λ is chosen, so one fit serves both purposes.
+    """
+
+    training: sp.csr_matrix
+    validation: _Queries
+    testing: _Queries
+
+    @classmethod
+    def draw(cls, data: _Interactions, seed: int) -> "_Holdout":
+        eligible = np.flatnonzero(np.bincount(data.user_codes) >= 2)
+        shuffled = np.random.default_rng(seed).permutation(eligible)
+        share = offline.testing_share(len(eligible))
+        testing = np.zeros(len(data.user_ids), dtype=bool)
+        validation = np.zeros(len(data.user_ids), dtype=bool)
+        testing[shuffled[:share]] = True
+        validation[shuffled[share : 2 * share]] = True
+
+        held = offline.newest_interactions(data.user_codes, data.timestamps, testing | validation)
+        shape = data.matrix.shape
+        inputs = _binary_matrix(data.user_codes[~held], data.item_codes[~held], shape)
+        relevant = _binary_matrix(data.user_codes[held], data.item_codes[held], shape)
+        # An item held out that is also in the input can never be recommended (seen items never
+        # are), so it does not count as relevant; users left with nothing relevant are not scored.
+        relevant = (relevant - relevant.multiply(inputs)).tocsr()
+        relevant.eliminate_zeros()
+        scorable = np.diff(relevant.indptr) > 0
+        if not (testing & scorable).any():
+            raise ValueError("no testing user has a held-out interaction that is new to them")
+
+        def queries(users: np.ndarray) -> _Queries:
+            codes = np.flatnonzero(users & scorable)
+            return _Queries(inputs[codes], relevant[codes])
+
+        return cls(inputs[np.flatnonzero(~testing)], queries(validation), queries(testing))
+
+
+def _binary_matrix(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0  # repeated interactions count once
+    return matrix
+
+
+def _lookup(sorted_ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in `sorted_ids`, -1 where it is absent."""
+    if len(sorted_ids) == 0 or len(keys) == 0:
+        return np.full(len(keys), -1)
+    positions = np.minimum(np.searchsorted(sorted_ids, keys), len(sorted_ids) - 1)
+    return np.where(sorted_ids[positions] == keys, positions, -1)
+
+
+def _ease_basis(matrix: sp.csr_matrix) -> SpectralBasis | GramBasis:
+    users, items = matrix.shape
+    return SpectralBasis(matrix) if users <= SPECTRAL_MAX_USER_SHARE * items else GramBasis(matrix)
+
+
+def _fit(algorithm: str, matrix: sp.csr_matrix, penalty: float | None, seed: int) -> Scorer:
+    if algorithm == "ease":
+        return _ease_basis(matrix).model(penalty)
+    if algorithm == "als":
+        return Als.fit(matrix, seed)
+    if algorithm == "item-knn":
+        return ItemKnn.fit(matrix)
+    return Popularity.fit(matrix)
+
+
+def _choose_penalty(basis: SpectralBasis | GramBasis, validation: _Queries) -> float:
+    """EASE's λ with the best validation NDCG@25: a hill-climb over PENALTY_GRID from
+    PENALTY_START, moving to a strictly better neighbour until there is none."""
+    if validation.inputs.shape[0] == 0:
+        return PENALTY_START
+    relevant_counts = np.diff(validation.relevant.indptr)
+    seen: dict[int, float] = {}
+
+    def quality(index: int) -> float:
+        if index not in seen:
+            recommended = _top_lists(basis.model(PENALTY_GRID[index]), validation.inputs, offline.TOP_K)
+            hits = offline.hit_matrix(recommended, validation.relevant)
+            seen[index] = float(offline.ndcg_at(hits, relevant_counts, offline.TOP_K).mean())
+        return seen[index]
+
+    current = PENALTY_GRID.index(PENALTY_START)
+    while True:
+        neighbours = [index for index in (current - 1, current + 1) if 0 <= index < len(PENALTY_GRID)]
+        best = max(neighbours, key=quality)
+        if quality(best) <= quality(current):
+            return PENALTY_GRID[current]
+        current = best
+
+
+def _top_lists(scorer: Scorer, inputs: sp.csr_matrix, k: int) -> np.ndarray:
+    lists = []
+    step = block_rows(inputs.shape[1])
+    for start in range(0, inputs.shape[0], step):
+        block = inputs[start : start + step]
+        scores = scorer.scores(block)
+        exclude(scores, block)
+        lists.append(top_k(scores, k)[0])
+    return np.concatenate(lists) if lists else np.empty((0, k), dtype=np.int64)

@@ -1,0 +1,175 @@
+"""The local service's resources and jobs, and how their status follows the simulated clock."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from recflow.personalize_local.interactions import Interactions
+from recflow.personalize_local.schema import DatasetSchema
+from recflow.personalize_local.settings import Fault, Phase
+
+ACTIVE = "ACTIVE"
+CREATE_PENDING = "CREATE PENDING"
+CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
+CREATE_FAILED = "CREATE FAILED"
+CREATE_STOPPED = "CREATE STOPPED"
+
+
+@dataclass(kw_only=True)
+class Resource:
+    """A dataset group, dataset or solution: CREATE PENDING until `active_at`, then ACTIVE."""
+
+    name: str
+    arn: str
+    created: float
+    active_at: float
+
+    def status(self, now: float) -> str:
+        return ACTIVE if now >= self.active_at else CREATE_PENDING
+
+    def updated(self, now: float) -> float:
+        return self.active_at if now >= self.active_at else self.created
+
+
+@dataclass(kw_only=True)
+class DatasetGroup(Resource):
+    role_arn: str | None = None
+    kms_key_arn: str | None = None
+    domain: str | None = None
+
+
+@dataclass(kw_only=True)
+class Dataset(Resource):
+    dataset_group_arn: str
+    dataset_type: str
+    schema: DatasetSchema
+    interactions: Interactions | None = None  # replaced (never mutated) by each import
+
+
+@dataclass(kw_only=True)
+class Solution(Resource):
+    dataset_group_arn: str
+    recipe_arn: str
+    perform_hpo: bool
+    perform_auto_ml: bool
+    perform_auto_training: bool
+    perform_incremental_update: bool | None
+    event_type: str | None
+    solution_config: dict[str, Any] | None
+    versions_created: int = 0
+
+
+@dataclass(kw_only=True)
+class Job:
+    """A dataset import, solution version or batch inference job.
+
+    CREATE PENDING until `started`, CREATE IN_PROGRESS until `due`; the final status is decided (and
+    the real work done) by the service the first time a request observes the job after `due`.
+    """
+
+    phase: Phase
+    kind: str  # how failure reasons and messages name it: "dataset import job"…
+    name: str | None
+    arn: str
+    created: float
+    started: float
+    due: float
+    fault: Fault | None
+    throttled_attempts: int = 0
+    final_status: str | None = None
+    failure_reason: str | None = None
+    observed: float | None = None  # simulated time a request first saw the final status
+    records: int | None = None
+    work_wall_seconds: float | None = None
+
+    def status(self, now: float) -> str:
+        if self.final_status is not None:
+            return self.final_status
+        return CREATE_PENDING if now < self.started else CREATE_IN_PROGRESS
+
+    def updated(self, now: float) -> float:
+        if self.final_status is not None:
+            return self.due
+        return self.created if now < self.started else self.started
+
+    def is_due(self, now: float) -> bool:
+        return self.final_status is None and self.fault != "stall" and now >= self.due
+
+    def is_running(self, now: float) -> bool:
+        """Counts against the concurrency quota: pending or in progress on the timeline."""
+        return self.final_status is None and (self.fault == "stall" or now < self.due)
+
+    def record(self, now: float) -> "JobRecord":
+        status = self.status(now)
+        finished = self.final_status is not None
+        return JobRecord(
+            phase=self.phase,
+            name=self.name,
+            arn=self.arn,
+            status=status,
+            created=self.created,
+            started=self.started if now >= self.started else None,
+            completed=self.due if finished else None,
+            job_seconds=self.due - self.created if finished else None,
+            observed=self.observed,
+            failure_reason=self.failure_reason,
+            fault=self.fault,
+            throttled_attempts=self.throttled_attempts,
+            records=self.records,
+            work_wall_seconds=self.work_wall_seconds,
+        )
+
+
+@dataclass(kw_only=True)
+class ImportJob(Job):
+    dataset: Dataset
+    data_location: str
+    import_mode: str
+    role_arn: str | None
+    publish_attribution_metrics: bool | None
+
+
+@dataclass(kw_only=True)
+class SolutionVersion(Job):
+    solution: Solution
+    training_mode: str
+    training_data: Interactions  # what the dataset held when the version was created
+    model: Any = None  # recommender.TrainedModel once ACTIVE
+
+
+@dataclass(kw_only=True)
+class BatchJob(Job):
+    version: SolutionVersion
+    num_results: int
+    input_path: str
+    output_path: str
+    role_arn: str
+    job_config: dict[str, Any] | None
+    output_keys: list[str] = field(default_factory=list)
+
+
+class JobRecord(BaseModel):
+    """One job as the offline run summary reports it (times are simulated epoch seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phase: Phase
+    name: str | None
+    arn: str
+    status: str
+    created: float
+    started: float | None
+    completed: float | None
+    job_seconds: float | None
+    """Creation to final status, in simulated seconds."""
+    observed: float | None
+    """When a Describe or List first saw the final status (the pipeline's polling adds this lag)."""
+    failure_reason: str | None
+    fault: Fault | None
+    throttled_attempts: int
+    """LimitExceededException answers injected before this job was created."""
+    records: int | None
+    """Import: CSV records read; train: interactions trained on; batch: input lines."""
+    work_wall_seconds: float | None
+    """Real (wall clock) seconds the local work took: parsing, training or writing recommendations."""

@@ -1,0 +1,77 @@
+"""The real work of local Personalize jobs: reading an import, training a model, writing batch output.
+
+Each function raises DataError or S3Problem with a sentence that becomes the job's failureReason.
+"""
+
+import importlib
+import posixpath
+from typing import Any
+
+from recflow.personalize_local.interactions import (
+    DataError,
+    Interactions,
+    import_shortfall,
+    read_interactions_csv,
+    training_shortfall,
+)
+from recflow.personalize_local.s3_objects import S3Uri, object_keys, read_text, write_text
+from recflow.personalize_local.schema import DatasetSchema
+
+
+def read_import(s3: Any, data_location: str, schema: DatasetSchema) -> Interactions:
+    """Every .csv object under a folder location (or the one object named), checked against `schema`."""
+    location = S3Uri.parse(data_location)
+    # Only .csv objects are data: Spark and Glue leave markers such as _SUCCESS next to their parts.
+    keys = object_keys(s3, location, ".csv")
+    if not keys:
+        raise DataError(f"There are no .csv files at {location}.")
+    parts = []
+    for key in keys:
+        text = read_text(s3, location.bucket, key)
+        parts.append(read_interactions_csv(text, f"s3://{location.bucket}/{key}", schema))
+    data = Interactions.concat(parts)
+    shortfall = import_shortfall(len(data))
+    if shortfall:
+        raise DataError(shortfall)
+    return data
+
+
+def train(data: Interactions, dataset_group_arn: str, recipe_arn: str, seed: int) -> Any:
+    """A recommender.TrainedModel, after Personalize's minimum-data checks."""
+    shortfall = training_shortfall(data, dataset_group_arn)
+    if shortfall:
+        raise DataError(shortfall)
+    # Imported when first needed: it pulls in the numeric libraries, and the service must load (and
+    # serve every other call) without them.
+    recommender = importlib.import_module("recflow.personalize_local.recommender")
+    try:
+        return recommender.train(data.users, data.items, data.timestamps, recipe_arn, seed=seed)
+    except ValueError as exc:
+        raise DataError(f"Training failed: {exc}") from exc
+
+
+def write_recommendations(
+    s3: Any, model: Any, input_path: str, output_path: str, num_results: int
+) -> tuple[int, list[str]]:
+    """Write `<input file name>.out` under `output_path` for the input object (or every object of an
+    input folder); returns the number of input records and the keys written."""
+    source = S3Uri.parse(input_path)
+    destination = S3Uri.parse(output_path)
+    folder = destination.key if destination.is_folder else destination.key + "/"
+    keys = object_keys(s3, source, "")
+    if not keys:
+        raise DataError(f"There is no input file at {source}.")
+    batch = importlib.import_module("recflow.personalize_local.batch")
+    records, written = 0, []
+    for key in keys:
+        # Blank lines carry no input record, so they get no output line either.
+        lines = [line for line in read_text(s3, source.bucket, key).splitlines() if line.strip()]
+        try:
+            output = list(batch.batch_output_lines(model, lines, num_results))
+        except ValueError as exc:
+            raise DataError(f"Batch inference failed on s3://{source.bucket}/{key}: {exc}") from exc
+        output_key = folder + posixpath.basename(key) + ".out"
+        write_text(s3, destination.bucket, output_key, "".join(line + "\n" for line in output))
+        records += len(lines)
+        written.append(output_key)
+    return records, written

@@ -1,0 +1,258 @@
+"""Synthetic ratings in the MovieLens HetRec 2011 layout, realistic enough to train and evaluate on.
+
+``user_ratedmovies-timestamps.dat`` layout: tab-separated, header ``userID movieID rating timestamp``,
+ratings 0.5-5, timestamps in milliseconds, rows sorted by user then movie, one rating per pair.
+
+What makes it realistic (and lets a personalised recommender beat popularity):
+- item popularity is long-tailed (Zipf-like), user activity too (log-normal, at least 20 ratings);
+- users belong to latent taste clusters: each item has a genre, each user a Dirichlet mixture over
+  genres, and picks items by popularity times taste (Gumbel top-k sampling without replacement);
+- each user's history is ordered in time and drifts from an early taste towards a late one, in
+  sessions of quick successive ratings spread over months or years;
+- ratings follow user bias, item quality and taste fit; users who started before February 2003 rate
+  in whole stars (MovieLens introduced half stars then).
+
+Seeded and deterministic: the same arguments give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+# HetRec 2011 MovieLens: 2,113 users, 10,197 movies, 855,598 ratings.
+HETREC_USERS = 2_113
+HETREC_ITEMS = 10_197
+HETREC_INTERACTIONS = 855_598
+
+HEADER = "userID\tmovieID\trating\ttimestamp"
+MIN_RATINGS_PER_USER = 20  # MovieLens only keeps users with at least 20 ratings
+TASTE_STRENGTH = 3.5  # exponent on the taste fit: how much taste counts against popularity
+ZIPF_EXPONENT = 2.3  # item weight ~ 1 / (rank + 5) ** ZIPF_EXPONENT (before saturation by heavy users)
+
+DAY = 86_400
+WINDOW_START = 875_664_000  # 1997-10-01, seconds
+WINDOW_END = 1_230_768_000  # 2009-01-01
+HALF_STARS_FROM = 1_045_526_400  # 2003-02-18
+
+
+class SyntheticStats(BaseModel):
+    """What generate() wrote."""
+
+    path: str
+    seed: int
+    users: int
+    items: int  # distinct items rated (the long tail leaves some of the catalogue unrated)
+    catalogue_items: int
+    interactions: int
+    clusters: int
+    bytes: int
+    first_timestamp_ms: int
+    last_timestamp_ms: int
+    mean_rating: float
+    top_1pct_items_share: float  # share of interactions on the 1% most rated items
+    max_user_interactions: int
+    median_user_interactions: float
+
+
+def generate(
+    path: str | Path,
+    users: int = HETREC_USERS,
+    items: int = HETREC_ITEMS,
+    interactions: int = HETREC_INTERACTIONS,
+    seed: int = 0,
+    clusters: int = 20,
+) -> SyntheticStats:
+    """Write a HetRec-layout ratings file to path and describe it."""
+    _check_sizes(users, items, interactions, clusters)
+    rng = np.random.default_rng(seed)
+
+    # Sparse ids like the real files (HetRec user ids go up to 71,534), so code cannot assume 1..n.
+    user_ids = np.sort(rng.choice(np.arange(1, users * 34 + 1), size=users, replace=False))
+    item_ids = np.sort(rng.choice(np.arange(1, items * 6 + 1), size=items, replace=False))
+
+    counts = _activity(rng, users, items, interactions)
+    popularity = _zipf_popularity(rng, items)
+    genre = rng.integers(0, clusters, size=items)
+    quality = rng.normal(0.0, 0.35, size=items) + 0.15 * _standardise(np.log(popularity))
+    early_taste = rng.dirichlet(np.full(clusters, 0.3), size=users)
+    late_taste = _drifted(rng, early_taste)
+    user_bias = rng.normal(0.0, 0.45, size=users)
+    starts, spans = _time_windows(rng, users)
+
+    user_index, item_index = _pick_items(rng, counts, popularity, genre, early_taste, late_taste)
+    fit = np.log((early_taste + late_taste)[user_index, genre[item_index]] / 2 * clusters + 0.05)
+    # Within each user, items that suit the late taste come later (noisily): the drift.
+    lean = np.log(late_taste[user_index, genre[item_index]] + 1e-3) - np.log(
+        early_taste[user_index, genre[item_index]] + 1e-3
+    )
+    in_time_order = np.lexsort((lean + rng.normal(0.0, 1.0, size=len(lean)), user_index))
+    item_index, fit = item_index[in_time_order], fit[in_time_order]
+    seconds = _session_times(rng, counts, starts, spans)
+    whole_stars = (starts < HALF_STARS_FROM)[user_index]
+    ratings = _ratings(rng, user_bias[user_index] + quality[item_index] + 0.35 * fit, whole_stars)
+
+    order = np.lexsort((item_ids[item_index], user_index))
+    user_index, item_index, ratings, seconds = (a[order] for a in (user_index, item_index, ratings, seconds))
+    text = _hetrec_text(user_ids[user_index], item_ids[item_index], ratings, seconds * 1000)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode()
+    path.write_bytes(data)
+
+    per_item = np.bincount(item_index, minlength=items)
+    per_user = np.bincount(user_index, minlength=users)
+    top = np.sort(per_item)[::-1][: max(1, items // 100)]
+    return SyntheticStats(
+        path=str(path),
+        seed=seed,
+        users=int((per_user > 0).sum()),
+        items=int((per_item > 0).sum()),
+        catalogue_items=items,
+        interactions=len(ratings),
+        clusters=clusters,
+        bytes=len(data),
+        first_timestamp_ms=int(seconds.min()) * 1000,
+        last_timestamp_ms=int(seconds.max()) * 1000,
+        mean_rating=round(float(ratings.mean()), 3),
+        top_1pct_items_share=round(float(top.sum() / len(ratings)), 4),
+        max_user_interactions=int(per_user.max()),
+        median_user_interactions=float(np.median(per_user)),
+    )
+
+
+def users_file(path: str | Path, user_ids: Iterable[str | int]) -> int:
+    """Write Personalize batch input, one {"userId": "..."} per line; returns the number of lines."""
+    lines = [json.dumps({"userId": str(user_id)}) for user_id in user_ids]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def _check_sizes(users: int, items: int, interactions: int, clusters: int) -> None:
+    if users < 1 or items < 1 or clusters < 1:
+        raise ValueError("users, items and clusters must each be at least 1.")
+    if interactions < users:
+        raise ValueError(f"{interactions} interactions cannot give each of {users} users a rating.")
+    # Each user rates an item at most once and nobody rates more than 80% of the catalogue.
+    if interactions > users * int(items * 0.8):
+        raise ValueError(
+            f"{interactions} interactions do not fit {users} users x {items} items: add items or users."
+        )
+
+
+def _activity(rng: np.random.Generator, users: int, items: int, interactions: int) -> np.ndarray:
+    """Ratings per user: log-normal (a few users rate thousands), at least 20, summing to interactions."""
+    cap = int(items * 0.8)
+    floor = min(MIN_RATINGS_PER_USER, interactions // users, cap)
+    weights = rng.lognormal(0.0, 1.0, size=users)
+    counts = np.full(users, floor)
+    remaining = interactions - counts.sum()
+    while remaining > 0:
+        room = cap - counts
+        share = np.where(room > 0, weights, 0.0)
+        extra = np.minimum(np.floor(remaining * share / share.sum()).astype(int), room)
+        if extra.sum() == 0:  # the last few go one each to the heaviest users with room
+            heaviest = np.argsort(-share)[:remaining]
+            extra = np.zeros(users, dtype=int)
+            extra[heaviest] = 1
+        counts += extra
+        remaining = interactions - counts.sum()
+    return counts
+
+
+def _zipf_popularity(rng: np.random.Generator, items: int) -> np.ndarray:
+    ranks = rng.permutation(items) + 1
+    return 1.0 / (ranks + 5.0) ** ZIPF_EXPONENT
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() or 1.0)
+
+
+def _drifted(rng: np.random.Generator, taste: np.ndarray) -> np.ndarray:
+    """Where each user's taste moves to: part of it is replaced by a new mixture."""
+    new = rng.dirichlet(np.full(taste.shape[1], 0.3), size=taste.shape[0])
+    amount = rng.uniform(0.2, 0.6, size=(taste.shape[0], 1))
+    return (1 - amount) * taste + amount * new
+
+
+def _time_windows(rng: np.random.Generator, users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's first rating time and active span (days to years), inside the data set's window."""
+    starts = rng.uniform(WINDOW_START, WINDOW_END - 30 * DAY, size=users).astype(np.int64)
+    spans = (rng.lognormal(np.log(120.0), 1.3, size=users) * DAY).astype(np.int64)
+    return starts, np.clip(spans, DAY, WINDOW_END - starts)
+
+
+def _pick_items(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    popularity: np.ndarray,
+    genre: np.ndarray,
+    early_taste: np.ndarray,
+    late_taste: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(user index, item index) of every rating: each user's items, weighted by popularity times taste.
+
+    Exponential races (Efraimidis-Spirakis): the k smallest Exp(1)/weight are a weighted sample
+    without replacement.
+    """
+    users, clusters = early_taste.shape
+    taste_weight = ((early_taste + late_taste) / 2 * clusters + 0.02) ** TASTE_STRENGTH
+    picked = []
+    for first in range(0, users, 256):
+        block = slice(first, min(first + 256, users))
+        arrival = rng.standard_exponential(size=(block.stop - block.start, len(genre)))
+        arrival /= popularity * taste_weight[block][:, genre]
+        for row, count in zip(arrival, counts[block], strict=True):
+            picked.append(np.argpartition(row, count - 1)[:count])
+    return np.repeat(np.arange(users), counts), np.concatenate(picked)
+
+
+def _session_times(
+    rng: np.random.Generator, counts: np.ndarray, starts: np.ndarray, spans: np.ndarray
+) -> np.ndarray:
+    """Epoch seconds of every rating, users in turn, each user's non-decreasing: sessions spread over
+    the user's span, ratings within a session seconds to minutes apart."""
+    users = len(counts)
+    user = np.repeat(np.arange(users), counts)
+    sessions = 1 + rng.poisson(counts / 40)
+    # Which session each rating falls in: sorted uniform draws per user, scaled to the session count.
+    draws = rng.random(len(user))
+    session = (draws[np.lexsort((draws, user))] * sessions[user]).astype(np.int64)
+    session_user = np.repeat(np.arange(users), sessions)
+    offsets = rng.random(len(session_user))
+    offsets = (offsets[np.lexsort((offsets, session_user))] * spans[session_user]).astype(np.int64)
+    first_session = np.concatenate(([0], np.cumsum(sessions)[:-1]))
+    session_start = offsets[first_session[user] + session]
+    # Seconds since the session began: cumulative gaps restarted at each session's first rating.
+    gaps = rng.exponential(45.0, size=len(user)).astype(np.int64)
+    group = first_session[user] + session
+    new_group = np.concatenate(([True], group[1:] != group[:-1]))
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.maximum.accumulate(np.where(new_group, elapsed - gaps, 0))
+    seconds = starts[user] + session_start + elapsed
+    # Sessions can run into the next one: keep each user's times non-decreasing.
+    shift = user.astype(np.int64) << 40
+    return np.maximum.accumulate(seconds + shift) - shift
+
+
+def _ratings(rng: np.random.Generator, expected_offset: np.ndarray, whole_stars: np.ndarray) -> np.ndarray:
+    """0.5-5 stars around a MovieLens-like mean of 3.5: user bias + item quality + taste fit + noise."""
+    raw = 3.05 + expected_offset + rng.normal(0.0, 0.8, size=len(expected_offset))
+    return np.where(whole_stars, np.clip(np.round(raw), 1.0, 5.0), np.clip(np.round(raw * 2) / 2, 0.5, 5.0))
+
+
+def _hetrec_text(
+    user_ids: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, timestamps_ms: np.ndarray
+) -> str:
+    # HetRec writes whole ratings without a decimal point ("4", "3.5").
+    spelled = {value / 2: (f"{value // 2}" if value % 2 == 0 else f"{value / 2}") for value in range(1, 11)}
+    rating_text = [spelled[r] for r in ratings.tolist()]
+    rows = map("{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist())
+    return HEADER + "\n" + "\n".join(rows) + "\n"

@@ -1,0 +1,145 @@
+"""The real pipeline, offline: trigger, state machine, handlers, transform and local Personalize."""
+
+import json
+
+import pytest
+
+from recflow.offline.runtime import OfflineRunError, RunRequest, run
+from recflow.synthetic import generate
+
+pytestmark = pytest.mark.e2e
+
+USERS = 120
+
+
+@pytest.fixture(scope="module")
+def raw_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "ratings.dat"
+    generate(path, users=USERS, items=400, interactions=12_000, seed=3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("users") / "users.json"
+    path.write_text('{"userId": "1"}\n{"userId": "2"}\n{"userId": "no-such-user"}\n')
+    return path
+
+
+def _request(raw_file, lake, **kwargs):
+    return RunRequest(raw_files=[raw_file], lake=lake, time_scale=0, **kwargs)
+
+
+def _out_lines(lake, summary):
+    (key,) = summary.recommendations
+    return [json.loads(line) for line in (lake / key).read_text().splitlines()]
+
+
+def test_a_run_recommends_for_every_requested_user_in_personalize_batch_format(
+    raw_file, users_file, tmp_path
+):
+    # Given a lake and a users file with a cold user
+    lake = tmp_path / "lake"
+    # When the pipeline runs
+    summary = run(_request(raw_file, lake, users_file=users_file))
+    # Then the execution succeeded and the .out file has one Personalize line per requested user
+    assert summary.status == "SUCCEEDED", summary.cause
+    assert summary.recommendations == [f"recommendations/{summary.run_id}/users.json.out"]
+    lines = _out_lines(lake, summary)
+    assert [line["input"] for line in lines] == [{"userId": "1"}, {"userId": "2"}, {"userId": "no-such-user"}]
+    for line in lines:
+        assert set(line) == {"input", "output", "error"} and line["error"] is None
+        items, scores = line["output"]["recommendedItems"], line["output"]["scores"]
+        assert len(items) == 25 == len(set(items))
+        assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    # And the summary on disk tells the phases, counts and metrics
+    written = json.loads((lake / "runs" / summary.run_id / "summary.json").read_text())
+    assert written["run_id"] == summary.run_id and written["status"] == "SUCCEEDED"
+    assert {p: written["phases"][p]["status"] for p in ("etl", "import", "train", "batch")} == {
+        "etl": "SUCCEEDED",
+        "import": "ACTIVE",
+        "train": "ACTIVE",
+        "batch": "ACTIVE",
+    }
+    assert written["phases"]["train"]["job_seconds"] == 600
+    assert written["phases"]["train"]["detected_after_seconds"] >= 600
+    assert written["counts"]["users"] == USERS
+    assert written["counts"]["interactions"] > 10_000
+    assert 0 < written["metrics"]["normalized_discounted_cumulative_gain_at_25"] <= 1
+    assert written["state_transitions"] > 15
+    latest = json.loads((lake / "recommendations" / "latest.json").read_text())
+    assert latest["run_id"] == summary.run_id
+
+
+def test_without_a_users_file_every_user_of_the_data_gets_recommendations(raw_file, tmp_path):
+    summary = run(_request(raw_file, tmp_path / "lake"))
+    assert summary.status == "SUCCEEDED", summary.cause
+    lines = _out_lines(tmp_path / "lake", summary)
+    assert len({line["input"]["userId"] for line in lines}) == USERS
+
+
+def test_a_second_run_keeps_the_first_runs_outputs(raw_file, tmp_path):
+    lake = tmp_path / "lake"
+    first = run(_request(raw_file, lake))
+    first_out = (lake / first.recommendations[0]).read_bytes()
+    second = run(_request(raw_file, lake))  # the same file again: a new upload, a new run
+    assert second.status == first.status == "SUCCEEDED"
+    assert second.run_id != first.run_id
+    assert (lake / first.recommendations[0]).read_bytes() == first_out
+    assert (lake / "runs" / first.run_id / "summary.json").is_file()
+    assert json.loads((lake / "recommendations" / "latest.json").read_text())["run_id"] == second.run_id
+
+
+def test_a_file_below_personalize_minimums_fails_the_data_check_with_a_clear_cause(tmp_path):
+    small = tmp_path / "small.dat"
+    small.write_text(
+        "userID\tmovieID\trating\ttimestamp\n"
+        + "".join(f"{u}\t{i}\t4\t1162160236000\n" for u in range(10) for i in range(5))
+    )
+    summary = run(_request(small, tmp_path / "lake"))
+    assert (summary.status, summary.failed_phase, summary.error) == ("FAILED", "data", "DataCheckFailed")
+    assert "has 50 interactions" in summary.cause and "at least 1000" in summary.cause
+
+
+def test_bad_requests_are_refused_with_one_sentence(raw_file, tmp_path):
+    with pytest.raises(OfflineRunError, match="does not exist"):
+        run(RunRequest(raw_files=[tmp_path / "missing.dat"], lake=tmp_path))
+    with pytest.raises(OfflineRunError, match="unknown fault"):
+        run(RunRequest(raw_files=[raw_file], lake=tmp_path, faults={"train": "explode"}))
+
+
+EXPECTED_FAULTS = {
+    "fail": ("FAILED", "JobFailed"),
+    "stop": ("FAILED", "JobStopped"),
+    "stall": ("FAILED", "DeadlineExceeded"),
+    "throttle": ("SUCCEEDED", None),
+}
+
+
+@pytest.mark.parametrize("phase", ["import", "train", "batch"])
+@pytest.mark.parametrize("outcome", list(EXPECTED_FAULTS))
+def test_personalize_faults(raw_file, tmp_path, phase, outcome):
+    summary = run(_request(raw_file, tmp_path / "lake", faults={phase: outcome}))
+    assert (summary.status, summary.error) == EXPECTED_FAULTS[outcome], summary.cause
+    if outcome != "throttle":
+        assert summary.failed_phase == phase
+        assert summary.phases[phase].status != "ACTIVE"
+        assert not (tmp_path / "lake" / "recommendations" / "latest.json").exists()
+    if outcome == "stall":
+        assert "did not finish in" in summary.cause
+
+
+@pytest.mark.parametrize(
+    "outcome, status, error",
+    [
+        ("fail", "FAILED", "EtlJobFailed"),
+        ("stop", "FAILED", "EtlNotSucceeded"),
+        ("stall", "FAILED", "EtlJobFailed"),
+        ("throttle", "SUCCEEDED", None),
+    ],
+)
+def test_etl_faults(raw_file, tmp_path, outcome, status, error):
+    summary = run(_request(raw_file, tmp_path / "lake", faults={"etl": outcome}))
+    assert (summary.status, summary.error) == (status, error), summary.cause
+    if status == "FAILED":
+        assert summary.failed_phase == "etl"

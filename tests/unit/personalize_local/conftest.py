@@ -1,0 +1,69 @@
+"""Fixtures for the local Personalize service: moto S3 and schemas, a simulated clock, a fake recommender."""
+
+import json
+import os
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from recflow.offline.clock import SimClock
+from recflow.personalize_local.service import LocalSettings
+
+from .helpers import BUCKET, INTERACTIONS_SCHEMA, REGION, START, Api, FakeRecommender
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        yield
+
+
+@pytest.fixture
+def s3(aws) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.fixture
+def schema_arn(aws) -> str:
+    personalize = boto3.client("personalize", region_name=REGION)
+    return personalize.create_schema(name="interactions", schema=json.dumps(INTERACTIONS_SCHEMA))["schemaArn"]
+
+
+@pytest.fixture
+def fake_recommender(monkeypatch: pytest.MonkeyPatch) -> FakeRecommender:
+    fake = FakeRecommender()
+    recommender = types.ModuleType("recflow.personalize_local.recommender")
+    recommender.train = fake.train
+    batch = types.ModuleType("recflow.personalize_local.batch")
+    batch.batch_output_lines = fake.batch_output_lines
+    monkeypatch.setitem(sys.modules, "recflow.personalize_local.recommender", recommender)
+    monkeypatch.setitem(sys.modules, "recflow.personalize_local.batch", batch)
+    return fake
+
+
+@pytest.fixture
+def make_api(aws, schema_arn: str):
+    def make(**settings: Any) -> Api:
+        return Api(SimClock(start=START, scale=0), LocalSettings(**settings), schema_arn)
+
+    return make
+
+
+@pytest.fixture
+def api(make_api) -> Api:
+    return make_api()

@@ -1,0 +1,220 @@
+"""Training and recommending: recipes, exclusions, cold users, scores, determinism, metrics."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recflow.personalize_local import ease, recommender
+from recflow.personalize_local.metrics import METRIC_NAMES
+
+from .conftest import Clustered
+
+USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+
+
+@pytest.fixture(scope="module")
+def ease_model(clustered: Clustered) -> recommender.TrainedModel:
+    return recommender.train(clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
+
+
+@pytest.fixture(scope="module")
+def als_model(clustered: Clustered) -> recommender.TrainedModel:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recommender, "EASE_MAX_ITEMS", 10)  # the catalogue (60 items) is now "too big"
+        return recommender.train(clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "algorithm", "query_key"),
+    [
+        ("arn:aws:personalize:::recipe/aws-user-personalization", "ease", "userId"),
+        ("aws-user-personalization-v2", "ease", "userId"),
+        ("arn:aws:personalize:::recipe/aws-popularity-count", "popularity", "userId"),
+        ("aws-similar-items", "item-knn", "itemId"),
+        ("arn:aws:personalize:::recipe/aws-sims", "item-knn", "itemId"),
+    ],
+)
+def test_recipes_map_to_local_algorithms(clustered: Clustered, recipe: str, algorithm: str, query_key: str):
+    model = recommender.train(clustered.users, clustered.items, clustered.timestamps, recipe)
+
+    assert (model.recipe, model.algorithm, model.query_key) == (recipe, algorithm, query_key)
+
+
+def test_an_unsupported_recipe_is_one_clear_sentence(clustered: Clustered):
+    with pytest.raises(
+        ValueError, match=r"does not implement the recipe aws-trending-now; it supports aws-p"
+    ):
+        recommender.train(
+            clustered.users,
+            clustered.items,
+            clustered.timestamps,
+            "arn:aws:personalize:::recipe/aws-trending-now",
+        )
+
+
+def test_big_catalogues_and_memory_pressure_switch_to_als(monkeypatch: pytest.MonkeyPatch):
+    limit = recommender.EASE_MAX_ITEMS
+    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, limit) == "ease"
+    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, limit + 1) == "als"
+
+    # Given only 100 MB of available memory, EASE's ~250 MB working set for 2,100 x 10,000 is too much
+    monkeypatch.setattr(recommender, "available_memory_bytes", lambda: 100e6)
+    assert recommender.ease_memory_bytes(2_100, 10_000) > 50e6
+    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, 10_000) == "als"
+
+
+def test_metrics_have_personalize_names_and_show_a_model_that_learned(ease_model: recommender.TrainedModel):
+    assert list(ease_model.metrics) == list(METRIC_NAMES)
+    assert all(0.0 <= value <= 1.0 for value in ease_model.metrics.values())
+    # Users stick to their cluster, so the one held-out item of each testing user ranks high
+    assert ease_model.metrics["precision_at_5"] > 0.1  # 0.2 would be a hit in every top 5
+    assert ease_model.metrics["normalized_discounted_cumulative_gain_at_25"] > 0.4
+
+
+def test_ease_beats_popularity_on_its_own_metrics(clustered: Clustered, ease_model: recommender.TrainedModel):
+    popularity = recommender.train(
+        clustered.users, clustered.items, clustered.timestamps, "aws-popularity-count"
+    )
+
+    key = "normalized_discounted_cumulative_gain_at_10"
+    assert ease_model.metrics[key] > 1.5 * popularity.metrics[key]
+
+
+# A random item would be in the user's cluster 1 time in 3.
+@pytest.mark.parametrize(("model_name", "in_cluster"), [("ease_model", 0.9), ("als_model", 0.8)])
+def test_recommendations_follow_the_users_taste_and_skip_seen_items(
+    request: pytest.FixtureRequest, clustered: Clustered, model_name: str, in_cluster: float
+):
+    model = request.getfixturevalue(model_name)
+    users = [f"u{u}" for u in range(90)]
+
+    results = model.recommend(users, 5)
+
+    assert len(results) == len(users)
+    same_cluster = 0
+    for user, (items, _) in zip(users, results, strict=True):
+        assert len(items) == 5
+        assert not set(items) & clustered.seen(user)
+        same_cluster += sum(clustered.item_cluster[item] == clustered.user_cluster[user] for item in items)
+    assert same_cluster / (5 * len(users)) > in_cluster
+
+
+@pytest.mark.parametrize("recipe", [USER_PERSONALIZATION, "aws-popularity-count"])
+def test_scores_are_descending_in_zero_one_and_a_share_of_the_catalogue(clustered: Clustered, recipe: str):
+    model = recommender.train(clustered.users, clustered.items, clustered.timestamps, recipe)
+
+    for items, scores in model.recommend([f"u{u}" for u in range(90)] + ["stranger"], 25):
+        assert len(items) == len(scores) == len(set(items))
+        assert all(0.0 < score <= 1.0 for score in scores)
+        assert scores == sorted(scores, reverse=True)
+        assert sum(scores) <= 1.0 + 1e-6
+
+
+def test_unknown_users_get_the_most_popular_items(clustered: Clustered, ease_model: recommender.TrainedModel):
+    counts = {}
+    for _user, item in set(zip(clustered.users.tolist(), clustered.items.tolist(), strict=True)):
+        counts[item] = counts.get(item, 0) + 1
+    most_popular = sorted(counts, key=lambda item: (-counts[item], item))[:10]
+
+    (items, scores), _ = ease_model.recommend(["nobody", "u1"], 10)
+
+    assert items == most_popular
+    # A share of all interactions: the top item's count over the sum of all counts
+    assert scores[0] == pytest.approx(counts[most_popular[0]] / sum(counts.values()), rel=1e-6)
+
+
+def test_num_results_is_honoured_up_to_what_can_be_recommended(ease_model: recommender.TrainedModel):
+    (three,) = ease_model.recommend(["u0"], 3)
+    (everything,) = ease_model.recommend(["u0"], 500)
+
+    assert len(three[0]) == 3
+    assert everything[0][:3] == three[0]
+    assert len(everything[0]) == 60 - len(
+        set(ease_model.history[np.flatnonzero(ease_model.user_ids == "u0")[0]].indices)
+    )
+    with pytest.raises(ValueError, match="at least 1"):
+        ease_model.recommend(["u0"], 0)
+
+
+def test_a_user_who_has_seen_every_item_gets_an_empty_list(clustered: Clustered):
+    # Given one more user who interacted with all 60 items
+    users = np.concatenate([clustered.users, ["completist"] * 60])
+    items = np.concatenate([clustered.items, [f"i{i}" for i in range(60)]])
+    timestamps = np.concatenate([clustered.timestamps, np.arange(60)])
+    model = recommender.train(users, items, timestamps, USER_PERSONALIZATION)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no numpy warnings on the way
+        assert model.recommend(["completist"], 25) == [([], [])]
+
+
+def test_related_items_exclude_the_query_item_and_stay_in_its_cluster(clustered: Clustered):
+    model = recommender.train(clustered.users, clustered.items, clustered.timestamps, "aws-sims")
+
+    results = model.recommend(["i0", "i1", "i2", "unknown-item"], 5)
+
+    for query, (items, scores) in zip(["i0", "i1", "i2"], results[:3], strict=True):
+        assert query not in items
+        assert [clustered.item_cluster[item] for item in items] == [clustered.item_cluster[query]] * 5
+        assert scores == sorted(scores, reverse=True) and all(0 < score <= 1 for score in scores)
+    assert results[3][0] == model.recommend(["stranger"], 5)[0][0]  # cold items get popular items
+
+
+def test_training_is_deterministic_for_a_seed(clustered: Clustered):
+    args = (clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
+    first, second = recommender.train(*args, seed=3), recommender.train(*args, seed=3)
+    other_seed = recommender.train(*args, seed=4)
+
+    users = [f"u{u}" for u in range(90)]
+    assert first.metrics == second.metrics
+    assert first.penalty == second.penalty
+    assert first.recommend(users, 25) == second.recommend(users, 25)
+    assert other_seed.metrics != first.metrics  # another seed draws other testing users
+
+
+def test_als_training_is_deterministic_for_a_seed(clustered: Clustered, als_model: recommender.TrainedModel):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recommender, "EASE_MAX_ITEMS", 10)
+        again = recommender.train(
+            clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION
+        )
+
+    assert als_model.algorithm == again.algorithm == "als"
+    assert als_model.metrics == again.metrics
+    assert als_model.recommend(["u0", "u5"], 10) == again.recommend(["u0", "u5"], 10)
+
+
+def test_the_users_side_solve_is_used_for_wide_catalogues(wide: Clustered):
+    model = recommender.train(wide.users, wide.items, wide.timestamps, USER_PERSONALIZATION)
+
+    assert isinstance(model.scorer, ease.SpectralEase)
+    for user, (items, _) in zip(["u0", "u1"], model.recommend(["u0", "u1"], 5), strict=True):
+        assert not set(items) & wide.seen(user)
+        assert all(wide.item_cluster[item] == wide.user_cluster[user] for item in items)
+
+
+@pytest.mark.parametrize(("users", "items"), [(40, 120), (150, 60)])
+def test_both_ease_solves_equal_the_textbook_formula(users: int, items: int):
+    # Given a random binary matrix and histories of users the model has never seen
+    rng = np.random.default_rng(1)
+    x = sp.csr_matrix((rng.random((users, items)) < 0.15).astype(np.float32))
+    histories = sp.csr_matrix((rng.random((5, items)) < 0.2).astype(np.float32))
+    penalty = 7.0
+    inverse = np.linalg.inv((x.T @ x).toarray().astype(np.float64) + penalty * np.eye(items))
+    b = -inverse / np.diag(inverse)
+    np.fill_diagonal(b, 0.0)
+    expected = histories @ b
+    unseen = histories.toarray() == 0
+
+    for basis in (ease.SpectralBasis(x), ease.GramBasis(x)):
+        scores = basis.model(penalty).scores(histories)
+        np.testing.assert_allclose(scores[unseen], expected[unseen], atol=1e-4)
+
+
+def test_mismatched_columns_and_too_little_data_are_rejected():
+    with pytest.raises(ValueError, match="one value per interaction"):
+        recommender.train(np.array(["a", "b"]), np.array(["x"]), np.array([1, 2]), USER_PERSONALIZATION)
+    with pytest.raises(ValueError, match="at least 2 users"):
+        recommender.train(np.array(["a", "b"]), np.array(["x", "y"]), np.array([1, 2]), USER_PERSONALIZATION)
