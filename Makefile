@@ -9,9 +9,14 @@ STACK ?= recflow
 
 .PHONY: demo test lint check-template unit build deploy bench clean
 
+# The demo needs the runtime dependencies; the checks also need pyspark, cfn-lint, statelint, ruff.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
@@ -26,10 +31,10 @@ demo: $(VENV)/.installed
 
 test: lint check-template build unit
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-check-template: $(VENV)/.installed $(SAM_VENV)/.installed
+check-template: $(VENV)/.dev-installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/statelint --ignore=URI statemachine/pipeline.asl.json
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
@@ -38,13 +43,13 @@ build: $(SAM_VENV)/.installed
 	@test -n "$(PY312_BIN)" || { echo "sam build needs python3.12 on PATH (the Lambda runtime)"; exit 1; }
 	PATH="$(PY312_BIN):$$PATH" $(SAM) build
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.dev-installed
 	$(VENV)/bin/pytest
 
 deploy: build
 	$(SAM) deploy --guided --stack-name $(STACK)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.dev-installed
 	$(VENV)/bin/python bench/pipeline_bench.py
 	$(VENV)/bin/python bench/recommender_bench.py
 	$(VENV)/bin/python bench/etl_bench.py

@@ -30,7 +30,7 @@ def main() -> None:
             started = time.perf_counter()
             generate(raw, users=args.users, items=args.items, interactions=args.interactions, seed=7)
             print(
-                f"generated {raw.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s (not timed below)"
+                f"generated {raw.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s (not timed)"
             )
         summary = run(RunRequest(raw_files=[raw], lake=Path(tmp) / "lake"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -96,6 +96,30 @@ def local_run(
     _run_and_report(request)
 
 
+@local.command("serve")
+def local_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4566,
+    job_seconds: Annotated[
+        str | None, typer.Option(help="Job durations in real seconds, e.g. train=30.")
+    ] = None,
+) -> None:
+    """Serve moto and the local Personalize: point AWS_ENDPOINT_URL at it from your own code."""
+    import threading
+
+    from recflow.offline.server import local_server
+    from recflow.personalize_local.settings import LocalSettings
+
+    settings = LocalSettings(job_seconds=_parse_job_seconds(job_seconds))
+    try:
+        with local_server(port=port, settings=settings) as url:
+            console.print(f"Serving on {url}: export AWS_ENDPOINT_URL={url}  (Ctrl-C stops)", highlight=False)
+            threading.Event().wait()
+    except OSError as error:
+        raise _fail(f"cannot listen on port {port}: {error.strerror}") from None
+    except KeyboardInterrupt:
+        pass
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the synthetic data and the lake go.")] = Path(".demo"),

@@ -254,5 +254,7 @@ def _hetrec_text(
     # HetRec writes whole ratings without a decimal point ("4", "3.5").
     spelled = {value / 2: (f"{value // 2}" if value % 2 == 0 else f"{value / 2}") for value in range(1, 11)}
     rating_text = [spelled[r] for r in ratings.tolist()]
-    rows = map("{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist())
+    rows = map(
+        "{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist()
+    )
     return HEADER + "\n" + "\n".join(rows) + "\n"

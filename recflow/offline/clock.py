@@ -31,3 +31,14 @@ class SimClock:
             self._now += seconds
         if self.scale:
             time.sleep(seconds * self.scale)
+
+
+class WallClock:
+    """Real time, for a long-running local service whose jobs should take real seconds."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def advance(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)

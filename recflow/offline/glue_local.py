@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from recflow.offline.clock import SimClock
+from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.etl import run_etl
 from recflow.offline.moto_extensions import GlueOutcome
 from recflow.offline.template import REGION
@@ -23,9 +23,8 @@ class GlueRun:
 
 
 class GlueLocal:
-    def __init__(self, clock: SimClock, bucket: str, fault: str | None = None) -> None:
+    def __init__(self, clock: SimClock | WallClock, fault: str | None = None) -> None:
         self.clock = clock
-        self.bucket = bucket
         self.fault = fault
         self.runs: list[GlueRun] = []
 

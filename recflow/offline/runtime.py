@@ -65,7 +65,7 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
     started = time.perf_counter()
     with _offline_environment(), mock_aws(config=_MOTO_CONFIG):
         clear_clients()  # the handlers' cached boto3 clients must be made inside this mock
-        glue = GlueLocal(clock, bucket, fault=request.faults.get("etl"))
+        glue = GlueLocal(clock, fault=request.faults.get("etl"))
         settings = LocalSettings(
             job_seconds=request.job_seconds,
             faults={p: o for p, o in request.faults.items() if p != "etl"},

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+from recflow_lambda.failures import readable_cause
 
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
-from recflow_lambda.failures import readable_cause
 
 # Where the state machine keeps each Personalize phase's JobState.
 JOB_PATHS = {"import": "import", "train": "training", "batch": "batch"}
