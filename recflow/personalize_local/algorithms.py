@@ -45,9 +45,11 @@ class ItemKnn:
 
     proportional = False
 
-    # Keeps the popularity tie-break below any real difference in similarity (>= 1/users).
+    # Small enough to reorder only (near-)ties, such as the many items with similarity 0, which then
+    # come most popular first instead of in id order.
     _TIE_BREAK = 1e-6
     _DENSE_SHARE = 0.05
+    _DENSE_MAX_CELLS = 8_000_000  # 32 MB of float32
 
     @classmethod
     def fit(cls, x: sp.csr_matrix) -> "ItemKnn":
@@ -60,7 +62,8 @@ class ItemKnn:
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         weighted = history.astype(np.float32) @ sp.diags(self.inverse_norms)
         co_users = weighted @ self.x_t  # rows x users
-        if co_users.nnz > self._DENSE_SHARE * co_users.shape[0] * co_users.shape[1]:
+        cells = co_users.shape[0] * co_users.shape[1]
+        if co_users.nnz > self._DENSE_SHARE * cells and cells <= self._DENSE_MAX_CELLS:
             # Long histories touch most users: a dense block times sparse X is much faster than a
             # sparse product with a dense result.
             similarity = (self.x_t @ co_users.toarray().T).T

@@ -52,9 +52,7 @@ def _parse(line: str, field: str) -> _Request:
     if not isinstance(record, dict):
         return _Request(record, None, f"The line must be a JSON object such as {example}.")
     if field not in record:
-        return _Request(
-            record, None, f"The line has no {field}; this solution needs lines such as {example}."
-        )
+        return _Request(record, None, f"The line has no {field}; this solution needs lines such as {example}.")
     value = record[field]
     if not isinstance(value, str):
         kind = "null" if value is None else type(value).__name__

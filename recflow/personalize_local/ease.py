@@ -66,9 +66,7 @@ class SpectralBasis:
     def __init__(self, x: sp.csr_matrix) -> None:
         columns = x.tocsc()
         gram = _gram((block for _, block in _column_blocks(columns)), x.shape[0], items_side=False)
-        # One thread: the tridiagonal reduction is a long chain of small steps, and OpenBLAS threads
-        # spinning between them made it 5-30x slower whenever another process used a core.
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             eigenvalues, vectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
         del gram
         # XXᵀ is positive semi-definite: negative eigenvalues are rounding noise, and directions with
@@ -101,9 +99,10 @@ class GramBasis:
         matrix[np.diag_indices_from(matrix)] += np.float32(penalty)
         # Cholesky-based inverse, in place: about 3x faster than a general inverse, exact for this
         # symmetric positive definite matrix. LAPACK writes the upper triangle only.
-        matrix, info = lapack.spotrf(matrix, lower=0, overwrite_a=1, clean=0)
-        if info == 0:
-            matrix, info = lapack.spotri(matrix, lower=0, overwrite_c=1)
+        with _one_blas_thread():
+            matrix, info = lapack.spotrf(matrix, lower=0, overwrite_a=1, clean=0)
+            if info == 0:
+                matrix, info = lapack.spotri(matrix, lower=0, overwrite_c=1)
         if info != 0:
             raise ValueError(f"EASE could not invert its Gram matrix (LAPACK info {info}).")
         _fill_lower(matrix)
@@ -111,6 +110,14 @@ class GramBasis:
         b /= -np.diag(b).copy()
         np.fill_diagonal(b, 0.0)
         return GramEase(b)
+
+
+def _one_blas_thread():
+    """For LAPACK factorisations (eigh, Cholesky inverse): long chains of small steps, where OpenBLAS
+    threads spin-wait between steps. Measured on 2 cores: with one other busy process, 2 threads
+    made a 5,000 Cholesky inverse 6x slower (7-10 s vs 1.2-1.7 s) and a 2,100 eigh 30x slower;
+    on an idle machine they gained only ~1.6x. Matrix products keep every thread."""
+    return threadpool_limits(1, "blas")
 
 
 def _product(history: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:

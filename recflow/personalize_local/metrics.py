@@ -89,9 +89,7 @@ def coverage(recommended: np.ndarray, catalogue_size: int) -> float:
     return len(np.unique(top[top >= 0])) / catalogue_size
 
 
-def personalize_metrics(
-    recommended: np.ndarray, relevant: sp.csr_matrix, catalogue_size: int
-) -> dict[str, float]:
+def personalize_metrics(recommended: np.ndarray, relevant: sp.csr_matrix, catalogue_size: int) -> dict[str, float]:
     """The GetSolutionMetrics figures for top-25 lists `recommended` (queries x 25, item codes).
 
     `relevant` has one row per query (the held-out items); every query needs at least one.

@@ -13,8 +13,9 @@ import scipy.sparse as sp
 # whatever the number of users, and each block is still large enough for BLAS to run at full speed.
 BLOCK_CELLS = 4_000_000
 
-# Softmax temperature in units of the row's standard deviation. At 3 the top item of a 10k-item
-# catalogue typically gets 0.5-20% and the top 25 together ~10%, like Personalize's scores.
+# Softmax temperature in units of the row's standard deviation. With 3, on MovieLens (9.7k items)
+# EASE's top item gets a median 2% (0.4-22% for 80% of users) and the top 25 together ~9%: small
+# numbers, like Personalize's. (At 1 the top item took a median 70%.)
 SOFTMAX_TEMPERATURE = 3.0
 
 

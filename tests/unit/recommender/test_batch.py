@@ -72,9 +72,7 @@ def test_every_input_line_gets_one_output_line_in_order(user_model: recommender.
     assert records[7]["input"] == {"userId": "stranger", "context": {"device": "phone"}}  # echoed as given
     assert records[1]["error"].startswith("The line is not valid JSON")
     assert records[2]["error"] == 'userId must be a string such as {"userId": "75"}, not int.'
-    assert (
-        records[3]["error"] == 'The line has no userId; this solution needs lines such as {"userId": "75"}.'
-    )
+    assert records[3]["error"] == 'The line has no userId; this solution needs lines such as {"userId": "75"}.'
     assert records[4]["error"] == 'The line must be a JSON object such as {"userId": "75"}.'
     assert records[6]["error"] == 'userId must be a string such as {"userId": "75"}, not null.'
 
@@ -104,9 +102,7 @@ def test_related_items_take_item_ids(sims_model: recommender.TrainedModel):
     assert second["error"] == 'The line has no itemId; this solution needs lines such as {"itemId": "75"}.'
 
 
-def test_long_inputs_are_scored_in_blocks(
-    monkeypatch: pytest.MonkeyPatch, user_model: recommender.TrainedModel
-):
+def test_long_inputs_are_scored_in_blocks(monkeypatch: pytest.MonkeyPatch, user_model: recommender.TrainedModel):
     monkeypatch.setattr("recflow.personalize_local.batch.BLOCK_LINES", 7)
     lines = [json.dumps({"userId": f"u{u % 90}"}) if u % 5 else "{" for u in range(100)]
 
@@ -119,7 +115,4 @@ def test_long_inputs_are_scored_in_blocks(
             assert record["error"] is not None
         else:
             assert record["input"] == json.loads(line)
-            assert (
-                record["output"]["recommendedItems"]
-                == user_model.recommend([record["input"]["userId"]], 4)[0][0]
-            )
+            assert record["output"]["recommendedItems"] == user_model.recommend([record["input"]["userId"]], 4)[0][0]

@@ -43,9 +43,7 @@ def test_recipes_map_to_local_algorithms(clustered: Clustered, recipe: str, algo
 
 
 def test_an_unsupported_recipe_is_one_clear_sentence(clustered: Clustered):
-    with pytest.raises(
-        ValueError, match=r"does not implement the recipe aws-trending-now; it supports aws-p"
-    ):
+    with pytest.raises(ValueError, match=r"does not implement the recipe aws-trending-now; it supports aws-p"):
         recommender.train(
             clustered.users,
             clustered.items,
@@ -74,9 +72,7 @@ def test_metrics_have_personalize_names_and_show_a_model_that_learned(ease_model
 
 
 def test_ease_beats_popularity_on_its_own_metrics(clustered: Clustered, ease_model: recommender.TrainedModel):
-    popularity = recommender.train(
-        clustered.users, clustered.items, clustered.timestamps, "aws-popularity-count"
-    )
+    popularity = recommender.train(clustered.users, clustered.items, clustered.timestamps, "aws-popularity-count")
 
     key = "normalized_discounted_cumulative_gain_at_10"
     assert ease_model.metrics[key] > 1.5 * popularity.metrics[key]
@@ -177,9 +173,7 @@ def test_training_is_deterministic_for_a_seed(clustered: Clustered):
 def test_als_training_is_deterministic_for_a_seed(clustered: Clustered, als_model: recommender.TrainedModel):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(recommender, "EASE_MAX_ITEMS", 10)
-        again = recommender.train(
-            clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION
-        )
+        again = recommender.train(clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
 
     assert als_model.algorithm == again.algorithm == "als"
     assert als_model.metrics == again.metrics
@@ -211,6 +205,18 @@ def test_both_ease_solves_equal_the_textbook_formula(users: int, items: int):
     for basis in (ease.SpectralBasis(x), ease.GramBasis(x)):
         scores = basis.model(penalty).scores(histories)
         np.testing.assert_allclose(scores[unseen], expected[unseen], atol=1e-4)
+
+
+def test_metrics_are_zero_when_testing_users_only_repeat_old_items():
+    # Given users whose newest interaction repeats their first item: nothing new to recommend
+    users = np.repeat([f"u{u}" for u in range(30)], 3)
+    items = np.array([[f"i{u}", f"i{u + 1}", f"i{u}"] for u in range(30)]).ravel()
+    timestamps = np.tile([1, 2, 3], 30)
+
+    model = recommender.train(users, items, timestamps, USER_PERSONALIZATION)
+
+    assert model.metrics == dict.fromkeys(METRIC_NAMES, 0.0)
+    assert len(model.recommend(["u0"], 5)[0][0]) == 5  # the model itself is fine
 
 
 def test_mismatched_columns_and_too_little_data_are_rejected():
