@@ -29,18 +29,14 @@ def main() -> None:
             raw = Path(tmp) / "ratings.dat"
             started = time.perf_counter()
             generate(raw, users=args.users, items=args.items, interactions=args.interactions, seed=7)
-            print(
-                f"generated {raw.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s (not timed)"
-            )
+            print(f"generated {raw.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s (not timed)")
         summary = run(RunRequest(raw_files=[raw], lake=Path(tmp) / "lake"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"status {summary.status}, run {summary.run_id}, {summary.state_transitions} state transitions")
     print(f"{'phase':<8} {'wall s':>8}")
     for phase, seconds in summary.phase_wall_seconds.items():
         print(f"{phase:<8} {seconds:>8.2f}")
-    print(
-        f"{'total':<8} {summary.wall_seconds:>8.2f}   ({summary.wall_seconds / BUDGET_SECONDS:.2f}× the 60 s budget)"
-    )
+    print(f"{'total':<8} {summary.wall_seconds:>8.2f}   ({summary.wall_seconds / BUDGET_SECONDS:.2f}× the 60 s budget)")
     print(f"peak RSS {peak / 1024**3:.2f} GB ({peak / BUDGET_BYTES:.2f}× the 3 GB budget)")
     print(
         f"counts: {summary.counts.get('interactions')} interactions, {summary.counts.get('users')} users, "

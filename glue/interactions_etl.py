@@ -5,22 +5,31 @@ The transform is written once, as the SQL constants below, and runs unchanged on
 
 Inputs are two relations that each runner creates:
 - ``raw_lines(source VARCHAR, line VARCHAR)``: one row per physical line of every raw file, split on LF
-  only, the LF removed and nothing else changed; bytes that are not UTF-8 become U+FFFD (that is what
-  Spark does when it turns such bytes into text) and a BOM at the very start of a file is dropped
-  (Hadoop's line reader does that; the offline reader decodes with utf-8-sig to match).
+  only, the LF removed and nothing else changed, except that bytes that are not UTF-8 become U+FFFD
+  (as Java decodes them) and a BOM at the very start of a file is dropped (Hadoop's line reader does).
 - ``etl_params(min_rating DOUBLE)``: one row; NULL keeps every rating.
 
-Dialect rules the SQL keeps to (each function checked on both engines): ``split_part`` and ``substring``
-are 1-based in both; ``chr(9)``/``chr(13)`` for tab and CR, ``ascii(x) = 65279`` for a BOM, so the SQL
-text stays ASCII; ``try_cast`` only behind a regular expression, because the engines' casts accept
-different spellings (Spark trims spaces); ``regexp_extract(x, '^...$', 0) = x`` as the full-match
-test (Spark has ``rlike``, DuckDB ``regexp_full_match``, neither has the other's; comparing with x also
-defeats Java's ``$`` matching before a trailing line break) and patterns without backslashes (Spark
-unescapes them in string literals, DuckDB does not); ``floor`` before casting to BIGINT (DuckDB's cast
-rounds, Spark's truncates); ``count(*) FILTER (WHERE ...)``.
+The rules: a BOM starting a line and a CR ending it are ignored; a line of spaces is blank; a line whose
+first field is "userID" (any case) and that is not valid data is a header; data is 4 tab-separated
+fields: user id and item id of 1-256 characters from A-Z a-z 0-9 _ . : @ / + - (they go unquoted into
+the CSV), a decimal rating, and a positive integer timestamp below 1e14, read as milliseconds from 1e11
+up (per value: 1e11 ms is March 1973, 1e11 s the year 5138) and as seconds below. Anything else is
+rejected with the first problem found. Lines rated below min_rating are counted and dropped; of the
+same output row (user, item, seconds) only one is kept.
 
 Every raw line lands in exactly one of: header, blank, rejected, below_min_rating, duplicate,
 interaction; report.json counts each, so nothing is dropped silently (see ``check_report_adds_up``).
+
+Dialect rules the SQL keeps to (each function checked on both engines): ``split_part`` and ``substring``
+are 1-based in both; ``chr(9)``/``chr(13)`` for tab and CR and ``ascii(x) = 65279`` for a BOM keep the
+SQL text ASCII; ``regexp_extract(x, '^...$', 0) = x`` is the full-match test (Spark has ``rlike``, DuckDB
+``regexp_full_match``, neither has the other's; comparing with x also defeats Java's ``$`` matching
+before a final line break); patterns have no backslashes (Spark unescapes them in string literals,
+DuckDB does not), hence ``[.]`` and a tab put into a pattern with ``replace(..., ' ', chr(9))``;
+``try_cast`` results are only used where a pattern has already matched, because the engines' casts
+accept different spellings (Spark trims spaces, for one); ``floor`` before casting to BIGINT (DuckDB's
+cast rounds, Spark's truncates); ``count(*) FILTER (WHERE ...)``; aliases upper-cased in the SQL give
+the CSV header.
 
 Glue ships only this one file, so it imports nothing from the project, and ``awsglue``/``pyspark`` are
 imported inside the functions that need them (the module must import without them).
@@ -29,6 +38,7 @@ imported inside the functions that need them (the module must import without the
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -113,8 +123,8 @@ judged AS (
             WHEN timestamp_text = '' OR regexp_extract(timestamp_text, '^[0-9]+$', 0) <> timestamp_text
                 OR raw_timestamp = 0
                 THEN 'timestamp is not a positive integer'
-            -- Well formed, so only the range check above can have failed (the digits overflow BIGINT
-            -- or are 1e14 and more).
+            -- Every field check passed, so the line is well formed and only the range check in the
+            -- first WHEN failed: the digits overflow BIGINT or are 1e14 and more.
             ELSE 'timestamp out of range'
         END AS verdict
     FROM typed
@@ -324,18 +334,24 @@ def read_raw_lines(spark: Any, uris: list[str], root_uri: str) -> Any:
 
     Lines are split on LF only (Spark's default also splits on a lone CR, which would change lines), and
     decoded so that bytes that are not UTF-8 become U+FFFD instead of staying invalid inside Spark's
-    strings. input_file_name() is URL-encoded (a space is %20, a + stays +), hence the decoding.
+    strings. Paths are globs to Spark, so glob characters in keys are escaped; input_file_name() is
+    URL-encoded (a space is %20, a + stays +), hence the decoding.
     """
     from pyspark.sql import functions as F
 
     if not uris:
         return spark.createDataFrame([], "source string, line string")
+    literal_paths = [re.sub(r"([\\*?\[\]{}])", r"\\\1", uri) for uri in uris]
     file_uri = F.url_decode(F.replace(F.input_file_name(), F.lit("+"), F.lit("%2B")))
-    return spark.read.option("lineSep", "\n").text(uris).select(
-        F.when(file_uri.startswith(root_uri), file_uri.substr(len(root_uri) + 1, 1 << 30))
-        .otherwise(file_uri)
-        .alias("source"),
-        F.decode(F.col("value").cast("binary"), "UTF-8").alias("line"),
+    return (
+        spark.read.option("lineSep", "\n")
+        .text(literal_paths)
+        .select(
+            F.when(file_uri.startswith(root_uri), file_uri.substr(len(root_uri) + 1, 1 << 30))
+            .otherwise(file_uri)
+            .alias("source"),
+            F.decode(F.col("value").cast("binary"), "UTF-8").alias("line"),
+        )
     )
 
 
@@ -344,9 +360,7 @@ def write_outputs(interactions_df: Any, rejects_df: Any, lake_uri: str, run_id: 
     # Personalize imports every object under the interactions folder: no empty _SUCCESS marker there.
     hadoop_conf = interactions_df.sparkSession.sparkContext._jsc.hadoopConfiguration()
     hadoop_conf.set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    interactions_df.write.mode("overwrite").option("header", True).csv(
-        f"{lake_uri}/transformed/{run_id}/interactions/"
-    )
+    interactions_df.write.mode("overwrite").option("header", True).csv(f"{lake_uri}/transformed/{run_id}/interactions/")
     rejects_df.write.mode("overwrite").json(f"{lake_uri}/rejects/{run_id}/")
 
 

@@ -16,15 +16,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Amazon Personalize pipelines as an AWS SAM app, runnable offline.",
 )
-local = typer.Typer(
-    no_args_is_help=True, help="Run the pipeline on this machine (no AWS account, no Docker)."
-)
+local = typer.Typer(no_args_is_help=True, help="Run the pipeline on this machine (no AWS account, no Docker).")
 app.add_typer(local, name="local")
 console = Console()
 
-RawOption = Annotated[
-    list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")
-]
+RawOption = Annotated[list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")]
 FaultOption = Annotated[
     list[str],
     typer.Option(
@@ -55,9 +51,7 @@ def _parse_job_seconds(value: str | None) -> dict[str, float]:
         try:
             result[phase.strip()] = float(seconds)
         except ValueError:
-            raise _fail(
-                f"--job-seconds takes PHASE=SECONDS[,…] (for example train=900), not {item!r}"
-            ) from None
+            raise _fail(f"--job-seconds takes PHASE=SECONDS[,…] (for example train=900), not {item!r}") from None
         if not sep:
             raise _fail(f"--job-seconds takes PHASE=SECONDS[,…], not {item!r}")
     return result
@@ -99,9 +93,7 @@ def local_run(
 @local.command("serve")
 def local_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4566,
-    job_seconds: Annotated[
-        str | None, typer.Option(help="Job durations in real seconds, e.g. train=30.")
-    ] = None,
+    job_seconds: Annotated[str | None, typer.Option(help="Job durations in real seconds, e.g. train=30.")] = None,
 ) -> None:
     """Serve moto and the local Personalize: point AWS_ENDPOINT_URL at it from your own code."""
     import threading
@@ -204,13 +196,9 @@ def _report(summary, lake: Path) -> None:  # noqa: ANN001
             "duplicates_dropped",
             "below_min_rating",
         ]
-        console.print(
-            "[bold]Counts[/] " + ", ".join(f"{k}={summary.counts[k]:,}" for k in keys if k in summary.counts)
-        )
+        console.print("[bold]Counts[/] " + ", ".join(f"{k}={summary.counts[k]:,}" for k in keys if k in summary.counts))
     if summary.metrics:
-        console.print(
-            "[bold]Metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items()))
-        )
+        console.print("[bold]Metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items())))
     for key in summary.recommendations:
         path = lake / key
         console.print(f"[bold]Recommendations[/] {path}", highlight=False)

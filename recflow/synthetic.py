@@ -6,7 +6,7 @@ ratings 0.5-5, timestamps in milliseconds, rows sorted by user then movie, one r
 What makes it realistic (and lets a personalised recommender beat popularity):
 - item popularity is long-tailed (Zipf-like), user activity too (log-normal, at least 20 ratings);
 - users belong to latent taste clusters: each item has a genre, each user a Dirichlet mixture over
-  genres, and picks items by popularity times taste (Gumbel top-k sampling without replacement);
+  genres, and picks items by popularity times taste (weighted sampling without replacement);
 - each user's history is ordered in time and drifts from an early taste towards a late one, in
   sessions of quick successive ratings spread over months or years;
 - ratings follow user bias, item quality and taste fit; users who started before February 2003 rate
@@ -141,9 +141,7 @@ def _check_sizes(users: int, items: int, interactions: int, clusters: int) -> No
         raise ValueError(f"{interactions} interactions cannot give each of {users} users a rating.")
     # Each user rates an item at most once and nobody rates more than 80% of the catalogue.
     if interactions > users * int(items * 0.8):
-        raise ValueError(
-            f"{interactions} interactions do not fit {users} users x {items} items: add items or users."
-        )
+        raise ValueError(f"{interactions} interactions do not fit {users} users x {items} items: add items or users.")
 
 
 def _activity(rng: np.random.Generator, users: int, items: int, interactions: int) -> np.ndarray:
@@ -214,9 +212,7 @@ def _pick_items(
     return np.repeat(np.arange(users), counts), np.concatenate(picked)
 
 
-def _session_times(
-    rng: np.random.Generator, counts: np.ndarray, starts: np.ndarray, spans: np.ndarray
-) -> np.ndarray:
+def _session_times(rng: np.random.Generator, counts: np.ndarray, starts: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Epoch seconds of every rating, users in turn, each user's non-decreasing: sessions spread over
     the user's span, ratings within a session seconds to minutes apart."""
     users = len(counts)
@@ -248,13 +244,9 @@ def _ratings(rng: np.random.Generator, expected_offset: np.ndarray, whole_stars:
     return np.where(whole_stars, np.clip(np.round(raw), 1.0, 5.0), np.clip(np.round(raw * 2) / 2, 0.5, 5.0))
 
 
-def _hetrec_text(
-    user_ids: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, timestamps_ms: np.ndarray
-) -> str:
+def _hetrec_text(user_ids: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, timestamps_ms: np.ndarray) -> str:
     # HetRec writes whole ratings without a decimal point ("4", "3.5").
     spelled = {value / 2: (f"{value // 2}" if value % 2 == 0 else f"{value / 2}") for value in range(1, 11)}
     rating_text = [spelled[r] for r in ratings.tolist()]
-    rows = map(
-        "{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist()
-    )
+    rows = map("{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist())
     return HEADER + "\n" + "\n".join(rows) + "\n"

@@ -38,9 +38,7 @@ def _write_every_id(run_id: str, bucket: str, kind: BatchKind) -> BatchInput:
     prefix = interactions_prefix(run_id)
     parts = [key for key in storage.list_keys(bucket, prefix) if key.endswith(".csv")]
     if not parts:
-        raise InputNotFound(
-            f"No interactions CSV exists under {storage.s3_uri(bucket, prefix)}; rerun the ETL."
-        )
+        raise InputNotFound(f"No interactions CSV exists under {storage.s3_uri(bucket, prefix)}; rerun the ETL.")
     column = _ID_COLUMN[kind]
     ids: set[str] = set()
     for key in parts:
@@ -49,9 +47,7 @@ def _write_every_id(run_id: str, bucket: str, kind: BatchKind) -> BatchInput:
             raise DataCheckFailed(f"{storage.s3_uri(bucket, key)} has no {column} column in its header.")
         for row in rows:
             if not row[column]:
-                raise DataCheckFailed(
-                    f"Line {rows.line_num} of {storage.s3_uri(bucket, key)} has an empty {column}."
-                )
+                raise DataCheckFailed(f"Line {rows.line_num} of {storage.s3_uri(bucket, key)} has an empty {column}.")
             ids.add(row[column])
     key = input_key(run_id, DEFAULT_INPUT_NAME)
     storage.put_lines(bucket, key, (json.dumps({kind: value}) for value in sorted(ids)))
@@ -71,8 +67,7 @@ def _copy_provided_input(run_id: str, bucket: str, users_key: str, kind: BatchKi
             continue
         if not _is_input_record(line, kind):
             raise DataCheckFailed(
-                f"Line {line_number} of {source} is not a JSON object with a string {kind}, "
-                f'like {{"{kind}": "42"}}.'
+                f'Line {line_number} of {source} is not a JSON object with a string {kind}, like {{"{kind}": "42"}}.'
             )
         records += 1
     if records == 0:

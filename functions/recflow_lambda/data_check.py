@@ -19,15 +19,12 @@ def check_data(run_id: str, etl_state: str, bucket: str) -> EtlReport:
     """Return the run's ETL report; raise DataCheckFailed when Personalize could not train on it."""
     if etl_state != "SUCCEEDED":
         raise DataCheckFailed(
-            f"The ETL job of run {run_id} ended in state {etl_state}, not SUCCEEDED; "
-            "see its Glue job run log."
+            f"The ETL job of run {run_id} ended in state {etl_state}, not SUCCEEDED; see its Glue job run log."
         )
     location = storage.s3_uri(bucket, report_key(run_id))
     document = storage.read_json(bucket, report_key(run_id))
     if document is None:
-        raise DataCheckFailed(
-            f"The ETL report {location} does not exist; the ETL job did not finish writing."
-        )
+        raise DataCheckFailed(f"The ETL report {location} does not exist; the ETL job did not finish writing.")
     try:
         report = EtlReport.model_validate(document)
     except ValidationError as exc:

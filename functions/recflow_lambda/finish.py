@@ -51,9 +51,7 @@ def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime)
     )
     manifest_key = prefix + SUCCESS_NAME
     storage.put_json(bucket, manifest_key, manifest.model_dump())
-    pointer = LatestPointer(
-        run_id=run_id, prefix=prefix, manifest=manifest_key, finished_at=manifest.finished_at
-    )
+    pointer = LatestPointer(run_id=run_id, prefix=prefix, manifest=manifest_key, finished_at=manifest.finished_at)
     storage.put_json(bucket, LATEST_KEY, pointer.model_dump())
     scored = "items" if event.batch_input.kind == "itemId" else "users"
     notify.publish(

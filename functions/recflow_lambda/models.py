@@ -35,8 +35,7 @@ def parse_event(model: type[M], event: Any, function: str) -> M:
         return model.model_validate(event)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}"
-            for error in exc.errors()[:5]
+            f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()[:5]
         )
         raise InvalidEvent(f"The {function} event is invalid ({problems}).") from exc
 
@@ -74,9 +73,7 @@ class ScheduledEvent(BaseModel):
     resources: list[str] = []
 
 
-class TriggerEvent(
-    RootModel[Annotated[ObjectCreatedEvent | ScheduledEvent, Field(discriminator="detail_type")]]
-):
+class TriggerEvent(RootModel[Annotated[ObjectCreatedEvent | ScheduledEvent, Field(discriminator="detail_type")]]):
     """What starts a run: an upload under raw/ or a schedule."""
 
 

@@ -105,9 +105,7 @@ def describe_solution_version(arn: str) -> JobSnapshot:
     return _snapshot(version, "solutionVersionArn")
 
 
-def find_solution_version(
-    solution_arn: str, name: str, created_after: datetime | None = None
-) -> JobSnapshot | None:
+def find_solution_version(solution_arn: str, name: str, created_after: datetime | None = None) -> JobSnapshot | None:
     """The solution version called ``name``, or None.
 
     Solution version ARNs end in an id Personalize chooses, and ListSolutionVersions' summaries carry no

@@ -65,6 +65,4 @@ def put_lines(bucket: str, key: str, lines: Iterable[str]) -> None:
 
 
 def copy_object(bucket: str, source_key: str, destination_key: str) -> None:
-    s3_client().copy_object(
-        Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key}
-    )
+    s3_client().copy_object(Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key})

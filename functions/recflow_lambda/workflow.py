@@ -7,9 +7,7 @@ from recflow_lambda.clients import stepfunctions_client
 from recflow_lambda.naming import execution_arn
 
 
-def start_execution_once(
-    state_machine_arn: str, name: str, execution_input: dict[str, Any]
-) -> tuple[str, bool]:
+def start_execution_once(state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> tuple[str, bool]:
     """Start an execution called ``name``; return (execution ARN, whether this call started it).
 
     The execution name is the run id, so Step Functions itself refuses a second execution of the same

@@ -15,6 +15,7 @@ or to a local lake directory with ``result.write_lake(lake_dir)``.
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import tempfile
 from pathlib import Path
@@ -26,9 +27,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "interactions_etl.py"
 
-# Lines reach DuckDB as chunks of whole lines that DuckDB splits in parallel; one huge string would be
-# split on a single thread (0.44 s for 900k lines instead of 0.07 s).
+# Lines reach DuckDB as chunks of whole lines that DuckDB splits in parallel: one string per file is
+# split on a single thread, a Python list of lines costs a conversion per line (bench/etl_bench.py
+# prints the three side by side).
 CHUNK_CHARS = 64 * 1024
+
+
+def _replace_like_java(error: UnicodeError) -> tuple[str, int]:
+    """Undecodable bytes become U+FFFD as in Java's UTF-8 decoder, which Spark's reader goes through.
+
+    Python and Java agree (one U+FFFD per maximal invalid subsequence) except after ED A0-BF, the start
+    of an encoded surrogate: Java takes the 2 or 3 bytes as one sequence, Python replaces each byte.
+    """
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    if data[start] == 0xED and start + 1 < len(data) and 0xA0 <= data[start + 1] < 0xC0:
+        if start + 2 < len(data) and 0x80 <= data[start + 2] < 0xC0:
+            return "\ufffd", start + 3
+        return "\ufffd", start + 2
+    return "\ufffd", error.end
+
+
+codecs.register_error("recflow-replace-like-java", _replace_like_java)
 
 
 class EtlResult(BaseModel):
@@ -89,18 +109,17 @@ def load_glue_script() -> ModuleType:
 def raw_files_in(lake_dir: Path, prefix: str = "raw/") -> list[tuple[str, Path]]:
     """(key, path) of every file under lake_dir/prefix, keys relative to lake_dir like S3 keys."""
     root = Path(lake_dir)
-    return sorted(
-        (path.relative_to(root).as_posix(), path) for path in (root / prefix).rglob("*") if path.is_file()
-    )
+    return sorted((path.relative_to(root).as_posix(), path) for path in (root / prefix).rglob("*") if path.is_file())
 
 
 def split_into_chunks(data: bytes) -> list[str]:
     """The file's text as chunks of whole lines, joined by LF they are exactly its lines.
 
-    Same rules as Spark's reader with lineSep LF: a BOM at the start of the file is dropped, the final
-    LF ends the last line instead of starting an empty one, an empty file has no lines, CR stays.
+    Same rules as Spark's reader with lineSep LF (read_raw_lines in the Glue script): a BOM at the start
+    of the file is dropped, the final LF ends the last line instead of starting an empty one, an empty
+    file has no lines, CR stays, bytes that are not UTF-8 become U+FFFD.
     """
-    text = data.decode("utf-8-sig", errors="replace")
+    text = data.decode("utf-8-sig", errors="recflow-replace-like-java")
     if not text:
         return []
     if text.endswith("\n"):
@@ -117,7 +136,7 @@ def split_into_chunks(data: bytes) -> list[str]:
 
 
 def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes | Path]]) -> None:
-    """Create the view raw_lines(source, line): every physical line of every file."""
+    """Create the table raw_lines(source, line): every physical line of every file."""
     sources: list[str] = []
     chunks: list[str] = []
     for source, data in raw_files:
@@ -127,10 +146,9 @@ def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, by
     con.execute("CREATE TABLE raw_chunks (source VARCHAR, chunk VARCHAR)")
     if chunks:
         con.execute("INSERT INTO raw_chunks SELECT unnest(?), unnest(?)", [sources, chunks])
-    # A view: the lines are read once, by CLASSIFY_LINES_SQL, so storing them would only cost time.
-    con.execute(
-        "CREATE VIEW raw_lines AS SELECT source, unnest(string_split(chunk, chr(10))) AS line FROM raw_chunks"
-    )
+    # A table, not a view over raw_chunks: DuckDB splits a scan by row groups of 122,880 rows, so only
+    # stored lines let CLASSIFY_LINES_SQL run on every core (a few hundred chunks are one row group).
+    con.execute("CREATE TABLE raw_lines AS SELECT source, unnest(string_split(chunk, chr(10))) AS line FROM raw_chunks")
 
 
 def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None, run_id: str) -> EtlResult:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import boto3
 
 from recflow.offline.clock import SimClock, WallClock
-from recflow.offline.etl import run_etl
+from recflow.offline.etl import load_glue_script, run_etl
 from recflow.offline.moto_extensions import GlueOutcome
 from recflow.offline.template import REGION
 
@@ -49,20 +49,11 @@ class GlueLocal:
         return GlueOutcome("SUCCEEDED")
 
     def _transform(self, arguments: dict[str, str]) -> None:
+        glue = load_glue_script()  # the job's own argument handling and listing, then its SQL on DuckDB
         s3 = boto3.client("s3", region_name=REGION)
-        bucket, run_id, prefix = (
-            arguments["--bucket"],
-            arguments["--run_id"],
-            arguments.get("--raw_prefix", "raw/"),
-        )
-        keys = [
-            obj["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for obj in page.get("Contents", [])
-            if not obj["Key"].endswith("/")
-        ]
+        bucket, run_id = arguments["--bucket"], arguments["--run_id"]
+        keys = glue.list_raw_keys(s3, bucket, arguments.get("--raw_prefix", "raw/"))
         raw = [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
-        min_rating = float(arguments["--min_rating"]) if arguments.get("--min_rating") else None
-        result = run_etl(raw, min_rating=min_rating, run_id=run_id)
+        result = run_etl(raw, min_rating=glue.parse_min_rating(arguments.get("--min_rating")), run_id=run_id)
         for key, body in result.objects().items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)

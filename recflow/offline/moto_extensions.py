@@ -243,9 +243,7 @@ def _glue_patches(ext: Extensions) -> list[Any]:
 
     def eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):  # noqa: ANN001
         if self.resource.condition != ResourceCondition.Sync:
-            return original_pattern(
-                self, env, resource_runtime_part, normalised_parameters, state_credentials
-            )
+            return original_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials)
         # moto's shared implementation ends with `callback_endpoint.interrupt_all()`, but .sync has no
         # callback endpoint (None): poll GetJobRun until the run ends, as Step Functions does.
         resolver = self._build_sync_resolver(
@@ -293,9 +291,7 @@ def _clock_patches(ext: Extensions) -> list[Any]:
     return [
         patch.object(WaitFunction, "_wait_interval", wait_interval),
         patch.object(retrier_decl, "time", _SimTime(ext.clock.advance)),
-        patch.object(
-            state_task_service_callback, "time", _SimTime(lambda _: ext.clock.advance(SYNC_POLL_SECONDS))
-        ),
+        patch.object(state_task_service_callback, "time", _SimTime(lambda _: ext.clock.advance(SYNC_POLL_SECONDS))),
     ]
 
 

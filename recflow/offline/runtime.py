@@ -135,9 +135,7 @@ def _parameters(request: RunRequest) -> dict[str, str]:
 
 def _stage_inputs(request: RunRequest) -> list[tuple[str, Path]]:
     """(key, path) to upload: the users file first, the raw files last (the very last one triggers)."""
-    users = (
-        [(f"batch_users_input/{request.users_file.name}", request.users_file)] if request.users_file else []
-    )
+    users = [(f"batch_users_input/{request.users_file.name}", request.users_file)] if request.users_file else []
     return users + [(f"raw/{path.name}", path) for path in request.raw_files]
 
 
@@ -192,12 +190,8 @@ def _deploy(template: Template, clock: SimClock) -> None:
     bucket = template.physical_id("DataBucket")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
-    boto3.client("sns", region_name=REGION).create_topic(
-        Name=template.physical_id("NotificationTopic").rsplit(":")[-1]
-    )
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    boto3.client("sns", region_name=REGION).create_topic(Name=template.physical_id("NotificationTopic").rsplit(":")[-1])
     _deploy_personalize(template, clock)
 
     glue = boto3.client("glue", region_name=REGION)

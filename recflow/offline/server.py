@@ -21,9 +21,7 @@ from recflow.personalize_local.settings import LocalSettings
 
 
 @contextmanager
-def local_server(
-    host: str = "127.0.0.1", port: int = 4566, settings: LocalSettings | None = None
-) -> Iterator[str]:
+def local_server(host: str = "127.0.0.1", port: int = 4566, settings: LocalSettings | None = None) -> Iterator[str]:
     """Serve until the block ends; yields the endpoint URL."""
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

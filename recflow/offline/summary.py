@@ -52,16 +52,12 @@ def build_summary(
     personalize: Any,
     lake_keys: list[str],
 ) -> Summary:
-    exits = [
-        json.loads(e["stateExitedEventDetails"]["output"]) for e in history if "stateExitedEventDetails" in e
-    ]
+    exits = [json.loads(e["stateExitedEventDetails"]["output"]) for e in history if "stateExitedEventDetails" in e]
     latest: dict[str, Any] = {}
     for output in exits:  # the newest value of each path the state machine keeps
         if isinstance(output, dict):
             latest.update({k: v for k, v in output.items() if v is not None})
-    failure = next(
-        (e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e), {}
-    )
+    failure = next((e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e), {})
     return Summary(
         run_id=execution["name"],
         status=execution["status"],
@@ -73,9 +69,7 @@ def build_summary(
         failed_phase=latest.get("failed_phase"),
         error=failure.get("error"),
         cause=readable_cause(failure["cause"]) if failure.get("cause") else None,
-        recommendations=sorted(
-            k for k in lake_keys if k.startswith("recommendations/") and k.endswith(".out")
-        ),
+        recommendations=sorted(k for k in lake_keys if k.startswith("recommendations/") and k.endswith(".out")),
         execution_arn=execution["executionArn"],
         phase_wall_seconds=_wall_seconds_by_phase(history),
     )

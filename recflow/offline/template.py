@@ -55,9 +55,7 @@ class Function:
 
 
 class Template:
-    def __init__(
-        self, path: Path, parameters: dict[str, str] | None = None, stack_name: str = "recflow"
-    ) -> None:
+    def __init__(self, path: Path, parameters: dict[str, str] | None = None, stack_name: str = "recflow") -> None:
         self.path = path
         self.root = path.parent
         self.doc = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
@@ -217,9 +215,7 @@ class Template:
         substitutions = {k: str(self.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
         missing = sorted(set(PLACEHOLDER.findall(definition)) - set(substitutions))
         if missing:
-            raise TemplateError(
-                f"{props['DefinitionUri']} uses ${{{missing[0]}}} with no DefinitionSubstitution"
-            )
+            raise TemplateError(f"{props['DefinitionUri']} uses ${{{missing[0]}}} with no DefinitionSubstitution")
         # Substitute only ${Name}: the definition also holds JSONPath such as $$.Execution.Name.
         filled = PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], definition)
         json.loads(filled)

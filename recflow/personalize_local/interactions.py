@@ -110,10 +110,7 @@ def read_interactions_csv(text: str, source: str, schema: DatasetSchema) -> Inte
 
 def import_shortfall(records: int) -> str | None:
     if records < MIN_IMPORT_RECORDS:
-        return (
-            f"The import has {records} records; a dataset import job needs at least "
-            f"{MIN_IMPORT_RECORDS} records."
-        )
+        return f"The import has {records} records; a dataset import job needs at least {MIN_IMPORT_RECORDS} records."
     return None
 
 
@@ -205,9 +202,7 @@ class _Column:
         # The array's width is its longest value: most chunks skip the length check.
         if name in ("USER_ID", "ITEM_ID") and values.dtype.itemsize // 4 > MAX_ID_LENGTH:
             too_long = np.char.str_len(values) > MAX_ID_LENGTH
-            self._report(
-                f"long {name}", values, offset, too_long, f"{name} is longer than {MAX_ID_LENGTH} characters."
-            )
+            self._report(f"long {name}", values, offset, too_long, f"{name} is longer than {MAX_ID_LENGTH} characters.")
         if kind in ("long", "int"):
             integers = _is_integer(values)
             suffix = " Unix epoch time in seconds." if name == "TIMESTAMP" else "."
@@ -220,9 +215,7 @@ class _Column:
             )
         elif kind in ("float", "double"):
             numbers = np.array([_is_number(value) for value in values.tolist()], dtype=bool)
-            self._report(
-                f"number {name}", values, offset, present & ~numbers, "{name} {value!r} is not a number."
-            )
+            self._report(f"number {name}", values, offset, present & ~numbers, "{name} {value!r} is not a number.")
         elif kind == "boolean":
             booleans = np.isin(np.char.lower(values), ["true", "false"])
             self._report(
@@ -243,8 +236,7 @@ class _Column:
             values,
             offset,
             fits & (numbers >= MILLISECONDS_THRESHOLD) & (numbers < MILLISECONDS_THRESHOLD * 1000),
-            "TIMESTAMP {value} looks like milliseconds; Personalize needs Unix epoch time in seconds "
-            "(divide by 1000).",
+            "TIMESTAMP {value} looks like milliseconds; Personalize needs Unix epoch time in seconds (divide by 1000).",
         )
         self._report(
             "huge timestamp",

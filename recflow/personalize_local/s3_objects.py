@@ -40,9 +40,7 @@ def object_keys(s3: Any, location: S3Uri, suffix: str) -> list[str]:
             return [location.key]
         keys: list[str] = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
-            keys.extend(
-                item["Key"] for item in page.get("Contents", ()) if item["Key"].lower().endswith(suffix)
-            )
+            keys.extend(item["Key"] for item in page.get("Contents", ()) if item["Key"].lower().endswith(suffix))
         return sorted(keys)
     except ClientError as exc:
         raise S3Problem(f"Could not read {location}: {_describe(exc)}.") from exc
@@ -56,9 +54,7 @@ def read_text(s3: Any, bucket: str, key: str) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise S3Problem(
-            f"s3://{bucket}/{key} is not UTF-8 text (byte {exc.start} cannot be decoded)."
-        ) from exc
+        raise S3Problem(f"s3://{bucket}/{key} is not UTF-8 text (byte {exc.start} cannot be decoded).") from exc
 
 
 def write_text(s3: Any, bucket: str, key: str, text: str) -> None:

@@ -193,9 +193,7 @@ class LocalPersonalize:
         users = [d.arn for d in self._datasets.values() if d.dataset_group_arn == group.arn]
         users += [s.arn for s in self._solutions.values() if s.dataset_group_arn == group.arn]
         if users:
-            raise in_use(
-                f"The dataset group {group.arn} still has resources ({', '.join(users)}); delete them first."
-            )
+            raise in_use(f"The dataset group {group.arn} still has resources ({', '.join(users)}); delete them first.")
         del self._dataset_groups[group.arn]
         return {}
 
@@ -218,8 +216,7 @@ class LocalPersonalize:
         group = self._find(self._dataset_groups, request["datasetGroupArn"], "dataset group")
         if request["datasetType"].upper() != "INTERACTIONS":
             raise invalid_input(
-                "The local Personalize service supports only Interactions datasets, "
-                f"not {request['datasetType']}."
+                f"The local Personalize service supports only Interactions datasets, not {request['datasetType']}."
             )
         arn = self._arn(f"dataset/{group.name}/INTERACTIONS")
         if arn in self._datasets:
@@ -278,9 +275,7 @@ class LocalPersonalize:
             raise already_exists("solution", arn)
         group = self._find(self._dataset_groups, request["datasetGroupArn"], "dataset group")
         if request.get("performAutoML"):
-            raise invalid_input(
-                "The local Personalize service does not support performAutoML; name a recipeArn."
-            )
+            raise invalid_input("The local Personalize service does not support performAutoML; name a recipeArn.")
         recipe = request.get("recipeArn")
         if recipe is None:
             raise invalid_input("recipeArn is required when performAutoML is not true.")
@@ -334,9 +329,7 @@ class LocalPersonalize:
         versions = [v for v in self._versions.values() if v.solution is solution]
         running = [v.arn for v in versions if v.is_running(now)]
         if running:
-            raise in_use(
-                f"The solution {solution.arn} has solution versions in progress ({', '.join(running)})."
-            )
+            raise in_use(f"The solution {solution.arn} has solution versions in progress ({', '.join(running)}).")
         for version in versions:  # batch jobs keep their own reference to the version they used
             del self._versions[version.arn]
         del self._solutions[solution.arn]
@@ -414,9 +407,7 @@ class LocalPersonalize:
         if self._datasets.get(job.dataset.arn) is not job.dataset:
             raise DataError(f"The dataset {job.dataset.arn} was deleted before the import finished.")
         current = job.dataset.interactions
-        merged = (
-            Interactions.concat([current, data]) if job.import_mode == "INCREMENTAL" and current else data
-        )
+        merged = Interactions.concat([current, data]) if job.import_mode == "INCREMENTAL" and current else data
         job.dataset.interactions = merged.without_duplicates()
         return len(data)
 
@@ -434,9 +425,7 @@ class LocalPersonalize:
         self._require_active(solution, "solution", now)
         mode = request.get("trainingMode", "FULL")
         if mode == "AUTOTRAIN":
-            raise invalid_input(
-                "trainingMode AUTOTRAIN is reserved for automatic training; use FULL or UPDATE."
-            )
+            raise invalid_input("trainingMode AUTOTRAIN is reserved for automatic training; use FULL or UPDATE.")
         for version in versions:
             self._observe(version, now)
         if mode == "UPDATE" and not any(v.status(now) == ACTIVE for v in versions):
@@ -534,9 +523,7 @@ class LocalPersonalize:
         if request.get("filterArn"):
             raise not_found("filter", request["filterArn"])  # the local service has no filters
         if request.get("batchInferenceJobMode", "BATCH_INFERENCE") != "BATCH_INFERENCE":
-            raise invalid_input(
-                "The local Personalize service supports only batchInferenceJobMode BATCH_INFERENCE."
-            )
+            raise invalid_input("The local Personalize service supports only batchInferenceJobMode BATCH_INFERENCE.")
         num_results = request.get("numResults", DEFAULT_NUM_RESULTS)
         if not 1 <= num_results <= MAX_NUM_RESULTS:
             raise invalid_input(f"numResults must be between 1 and {MAX_NUM_RESULTS}, not {num_results}.")
@@ -620,9 +607,7 @@ class LocalPersonalize:
         throttled, self._unclaimed_throttles[phase] = self._unclaimed_throttles[phase], 0
         return throttled
 
-    def _schedule(
-        self, phase: Phase, kind: str, name: str | None, arn: str, now: float, throttled: int
-    ) -> dict:
+    def _schedule(self, phase: Phase, kind: str, name: str | None, arn: str, now: float, throttled: int) -> dict:
         seconds = self.settings.job_seconds[phase]
         return {
             "phase": phase,

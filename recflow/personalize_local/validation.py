@@ -45,16 +45,14 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     # bool is an int in Python, but not an integer in the API.
     if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
         problems.append(
-            f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be "
-            f"of type {shape.type_name}"
+            f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be of type {shape.type_name}"
         )
         return
     if shape.type_name == "structure":
         for name in shape.required_members:
             if value.get(name) is None:
                 problems.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
-                    "Member must not be null"
+                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
                 )
         for name, member in shape.members.items():
             if value.get(name) is not None:

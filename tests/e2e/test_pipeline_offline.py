@@ -35,9 +35,7 @@ def _out_lines(lake, summary):
     return [json.loads(line) for line in (lake / key).read_text().splitlines()]
 
 
-def test_a_run_recommends_for_every_requested_user_in_personalize_batch_format(
-    raw_file, users_file, tmp_path
-):
+def test_a_run_recommends_for_every_requested_user_in_personalize_batch_format(raw_file, users_file, tmp_path):
     # Given a lake and a users file with a cold user
     lake = tmp_path / "lake"
     # When the pipeline runs

@@ -87,9 +87,7 @@ def test_every_failure_path_notifies_and_ends_in_a_fail_state():
 
 def test_automatic_training_cannot_be_switched_on_by_cloudformation():
     solution = TEMPLATE.resources["Solution"]
-    assert (
-        solution["Type"] == "Custom::PersonalizeSolution"
-    )  # AWS::Personalize::Solution has no such property
+    assert solution["Type"] == "Custom::PersonalizeSolution"  # AWS::Personalize::Solution has no such property
 
 
 def test_no_wildcard_actions_in_iam_policies():

@@ -16,7 +16,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     request = parse_event(CheckJobEvent, event, "check_job")
     job = check_job(request.job, settings)
-    logger.info(
-        "job polled", extra={"job": job.name, "status": job.status, "polls": job.polls, "error": job.error}
-    )
+    logger.info("job polled", extra={"job": job.name, "status": job.status, "polls": job.polls, "error": job.error})
     return job.model_dump()

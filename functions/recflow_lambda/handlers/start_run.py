@@ -17,8 +17,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StartRunSettings.from_env()
     trigger = parse_event(TriggerEvent, event, "start_run").root
     result = start_run(trigger, settings, context.aws_request_id)
-    metrics.add_metric(
-        name="RunsStarted" if result.started else "TriggersSkipped", unit=MetricUnit.Count, value=1
-    )
+    metrics.add_metric(name="RunsStarted" if result.started else "TriggersSkipped", unit=MetricUnit.Count, value=1)
     logger.info("trigger handled", extra=result.model_dump())
     return result.model_dump()

@@ -37,9 +37,7 @@ def store(report: dict) -> None:
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=json.dumps(report))
 
 
-def test_a_report_personalize_can_train_on_is_returned_with_its_counts(
-    bucket, load_event, lambda_context, capsys
-):
+def test_a_report_personalize_can_train_on_is_returned_with_its_counts(bucket, load_event, lambda_context, capsys):
     # Given the ETL wrote a report with 1,200 interactions and 58 users with 2+ interactions
     store(etl_report())
 
@@ -114,9 +112,7 @@ def test_a_malformed_report_fails_the_check(bucket, load_event, lambda_context):
     del report["users_with_2plus"]
     store(report)
 
-    with pytest.raises(
-        DataCheckFailed, match=r"is malformed \(1 problems, first: users_with_2plus: Field required\)"
-    ):
+    with pytest.raises(DataCheckFailed, match=r"is malformed \(1 problems, first: users_with_2plus: Field required\)"):
         check_data.handler(load_event("check_data"), lambda_context)
 
 

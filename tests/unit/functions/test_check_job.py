@@ -68,9 +68,7 @@ def test_a_running_job_waits_a_capped_exponential_backoff_with_equal_jitter(stat
     # Then it waits between 120 and 240 s (ceiling min(900, 60*2^2)), deterministically, and counts the wait
     expected_wait = equal_jitter_seconds(ARN, 3, 60, 900)
     assert 120 <= expected_wait <= 240
-    assert polled == training(
-        status=status, polls=3, wait_seconds=expected_wait, waited_seconds=180 + expected_wait
-    )
+    assert polled == training(status=status, polls=3, wait_seconds=expected_wait, waited_seconds=180 + expected_wait)
 
 
 def test_the_wait_is_clipped_to_the_deadline():
@@ -80,9 +78,7 @@ def test_the_wait_is_clipped_to_the_deadline():
 
 
 def test_reaching_the_deadline_is_deadline_exceeded():
-    job = next_job_state(
-        training(polls=9, waited_seconds=3600, wait_seconds=10), "CREATE IN_PROGRESS", None, **POLLING
-    )
+    job = next_job_state(training(polls=9, waited_seconds=3600, wait_seconds=10), "CREATE IN_PROGRESS", None, **POLLING)
 
     assert job == training(
         status="CREATE IN_PROGRESS",
@@ -99,10 +95,7 @@ def test_an_unknown_status_is_unexpected():
     job = next_job_state(training(), "DELETE PENDING", None, **POLLING)
 
     assert job.error == "UnexpectedStatus"
-    assert (
-        job.cause
-        == f"Personalize training job {NAME} has status DELETE PENDING, which the pipeline does not expect"
-    )
+    assert job.cause == f"Personalize training job {NAME} has status DELETE PENDING, which the pipeline does not expect"
 
 
 def test_a_job_that_never_finishes_stops_exactly_at_the_deadline():
@@ -136,9 +129,7 @@ def test_check_job_polls_a_training_job(personalize_stubber, load_event, lambda_
     wait = equal_jitter_seconds(ARN, 3, 60, 900)
     assert (
         result
-        == training(
-            status="CREATE IN_PROGRESS", polls=3, wait_seconds=wait, waited_seconds=180 + wait
-        ).model_dump()
+        == training(status="CREATE IN_PROGRESS", polls=3, wait_seconds=wait, waited_seconds=180 + wait).model_dump()
     )
 
 
@@ -173,9 +164,7 @@ def test_check_job_uses_the_batch_deadline_for_a_batch_job(personalize_stubber, 
         {"batchInferenceJob": {"batchInferenceJobArn": arn, "status": "IN PROGRESS"}},
         {"batchInferenceJobArn": arn},
     )
-    job = JobState(
-        phase="batch", name=f"recflow-{RUN_ID}-batch", arn=arn, status="PENDING", waited_seconds=14400
-    )
+    job = JobState(phase="batch", name=f"recflow-{RUN_ID}-batch", arn=arn, status="PENDING", waited_seconds=14400)
 
     result = check_job.handler({"job": job.model_dump()}, lambda_context)
 
@@ -195,17 +184,14 @@ def test_check_job_of_a_vanished_job_fails_clearly(personalize_stubber, load_eve
         check_job.handler(load_event("check_job"), lambda_context)
 
     assert str(raised.value) == (
-        "Personalize DescribeSolutionVersion failed with ResourceNotFoundException: "
-        "Could not find solution version."
+        "Personalize DescribeSolutionVersion failed with ResourceNotFoundException: Could not find solution version."
     )
 
 
 def test_a_throttled_poll_is_personalize_throttled(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_client_error("describe_solution_version", "ThrottlingException", "Rate exceeded")
 
-    with pytest.raises(
-        PersonalizeThrottled, match="DescribeSolutionVersion was refused with ThrottlingException"
-    ):
+    with pytest.raises(PersonalizeThrottled, match="DescribeSolutionVersion was refused with ThrottlingException"):
         check_job.handler(load_event("check_job"), lambda_context)
 
 

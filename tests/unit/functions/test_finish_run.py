@@ -103,9 +103,7 @@ def test_a_rerun_of_finish_rewrites_the_same_manifest_without_listing_it(
     assert read_json(PREFIX + "_SUCCESS") == again
 
 
-def test_a_missing_batch_output_writes_nothing(
-    bucket, topic_messages, personalize_stubber, load_event, lambda_context
-):
+def test_a_missing_batch_output_writes_nothing(bucket, topic_messages, personalize_stubber, load_event, lambda_context):
     # Given Personalize reported the batch job ACTIVE but its output is missing
     # When finish_run runs, Then it fails before any manifest, pointer or notification
     with pytest.raises(InputNotFound) as raised:
@@ -131,9 +129,7 @@ def test_a_run_with_an_unfinished_job_is_an_invalid_event(
     assert keys() == [PREFIX + "users.json.out"]
 
 
-def test_throttled_metrics_write_nothing(
-    batch_output, topic_messages, personalize_stubber, load_event, lambda_context
-):
+def test_throttled_metrics_write_nothing(batch_output, topic_messages, personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_client_error("get_solution_metrics", "ThrottlingException")
 
     with pytest.raises(PersonalizeThrottled):

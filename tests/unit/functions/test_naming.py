@@ -97,9 +97,6 @@ def test_personalize_arn_refuses_an_arn_without_region_or_account():
 def test_execution_arn_is_derived_from_the_state_machine_arn():
     machine = "arn:aws:states:us-east-1:123456789012:stateMachine:recflow-pipeline"
 
-    assert (
-        execution_arn(machine, "run-1")
-        == "arn:aws:states:us-east-1:123456789012:execution:recflow-pipeline:run-1"
-    )
+    assert execution_arn(machine, "run-1") == "arn:aws:states:us-east-1:123456789012:execution:recflow-pipeline:run-1"
     with pytest.raises(ValueError, match="not a Step Functions state machine ARN"):
         execution_arn("arn:aws:states:us-east-1:123456789012:activity:x", "run-1")

@@ -40,9 +40,7 @@ def test_every_distinct_user_of_the_run_is_written_as_json_lines(interactions, l
 
 
 @pytest.mark.parametrize("recipe", ["aws-similar-items", "aws-sims"])
-def test_related_items_recipes_get_every_distinct_item(
-    interactions, load_event, lambda_context, monkeypatch, recipe
-):
+def test_related_items_recipes_get_every_distinct_item(interactions, load_event, lambda_context, monkeypatch, recipe):
     monkeypatch.setenv("RECIPE_ARN", f"arn:aws:personalize:::recipe/{recipe}")
 
     result = prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
@@ -72,9 +70,7 @@ def test_a_row_without_a_user_is_reported_not_dropped(bucket, load_event, lambda
         prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
 
-def test_a_user_provided_file_is_validated_and_copied_under_the_run(
-    bucket, load_event, lambda_context, monkeypatch
-):
+def test_a_user_provided_file_is_validated_and_copied_under_the_run(bucket, load_event, lambda_context, monkeypatch):
     # Given BATCH_USERS_KEY names an uploaded file of two users (and a trailing blank line)
     content = '{"userId": "75"}\n{"userId": "190"}\n\n'
     put("config/vip-users.json", content)
@@ -114,9 +110,7 @@ def test_a_user_provided_file_with_a_bad_line_fails_on_that_line(
     put("config/vip-users.json", content)
     monkeypatch.setenv("BATCH_USERS_KEY", "config/vip-users.json")
 
-    with pytest.raises(
-        DataCheckFailed, match="Line 2 of .*vip-users.json is not a JSON object with a string userId"
-    ):
+    with pytest.raises(DataCheckFailed, match="Line 2 of .*vip-users.json is not a JSON object with a string userId"):
         prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
 

@@ -45,9 +45,7 @@ def test_an_empty_variable_counts_as_missing_and_several_are_listed(monkeypatch)
 def test_an_invalid_variable_is_named_with_the_problem(monkeypatch):
     monkeypatch.setenv("NUM_RESULTS", "lots")
 
-    with pytest.raises(
-        ConfigurationError, match=r"invalid environment: NUM_RESULTS \(Input should be a valid integer"
-    ):
+    with pytest.raises(ConfigurationError, match=r"invalid environment: NUM_RESULTS \(Input should be a valid integer"):
         Settings.from_env()
 
 

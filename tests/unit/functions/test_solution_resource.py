@@ -111,9 +111,7 @@ def test_create_makes_a_solution_that_never_trains_on_its_own(
     # Then it is created with performAutoTraining=False (expected_params fails the test otherwise)
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, expected_params=CREATE_SOLUTION)
     personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
-    personalize_stubber.add_response(
-        "describe_solution", solution("CREATE IN_PROGRESS"), {"solutionArn": ARN}
-    )
+    personalize_stubber.add_response("describe_solution", solution("CREATE IN_PROGRESS"), {"solutionArn": ARN})
     personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
 
     # When CloudFormation sends Create
@@ -122,9 +120,7 @@ def test_create_makes_a_solution_that_never_trains_on_its_own(
     # Then it waits until ACTIVE and answers SUCCESS with the ARN as physical id and Data.Arn
     expected = answer("SUCCESS", f"Solution {ARN} is ACTIVE.", ARN, {"Arn": ARN})
     assert result == expected
-    assert cloudformation[1] == [
-        {"path": "/response?X-Amz-Signature=example", "content_type": "", "body": expected}
-    ]
+    assert cloudformation[1] == [{"path": "/response?X-Amz-Signature=example", "content_type": "", "body": expected}]
     assert sleeps == [5, 5]
 
 
@@ -167,17 +163,13 @@ def test_create_describes_the_solution_a_concurrent_attempt_created(
 def test_create_refuses_a_different_solution_of_the_same_name(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context, existing, difference
 ):
-    personalize_stubber.add_response(
-        "describe_solution", solution("ACTIVE", **existing), {"solutionArn": ARN}
-    )
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE", **existing), {"solutionArn": ARN})
 
     solution_resource.handler(request_event("Create"), lambda_context)
 
     [put] = cloudformation[1]
     assert put["body"]["Status"] == "FAILED"
-    assert put["body"]["Reason"].startswith(
-        f"A solution named {SOLUTION_NAME} already exists with {difference}"
-    )
+    assert put["body"]["Reason"].startswith(f"A solution named {SOLUTION_NAME} already exists with {difference}")
     assert put["body"]["Reason"].endswith("choose another Name or delete that solution.")
     # Not ours: a rollback must not delete it
     assert put["body"]["PhysicalResourceId"] == "Solution-not-created"
@@ -233,9 +225,7 @@ def test_delete_removes_the_solution_and_waits_until_it_is_gone(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
     personalize_stubber.add_response("delete_solution", {}, {"solutionArn": ARN})
-    personalize_stubber.add_response(
-        "describe_solution", solution("DELETE IN_PROGRESS"), {"solutionArn": ARN}
-    )
+    personalize_stubber.add_response("describe_solution", solution("DELETE IN_PROGRESS"), {"solutionArn": ARN})
     personalize_stubber.add_client_error(
         "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
     )
@@ -271,9 +261,7 @@ def test_delete_after_a_create_that_made_nothing_calls_nothing(
 def test_delete_of_a_solution_in_use_answers_failed_with_the_reason(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
-    personalize_stubber.add_client_error(
-        "delete_solution", "ResourceInUseException", "A solution version is training."
-    )
+    personalize_stubber.add_client_error("delete_solution", "ResourceInUseException", "A solution version is training.")
 
     solution_resource.handler(request_event("Delete", physical_id=ARN), lambda_context)
 

@@ -105,9 +105,7 @@ def test_start_import_returns_the_existing_job_of_the_run(personalize_stubber, l
     assert result == job_state("import", IMPORT_NAME, IMPORT_ARN, "CREATE IN_PROGRESS")
 
 
-def test_start_import_describes_the_job_a_concurrent_attempt_created(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_import_describes_the_job_a_concurrent_attempt_created(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_client_error("describe_dataset_import_job", "ResourceNotFoundException")
     personalize_stubber.add_client_error(
         "create_dataset_import_job", "ResourceAlreadyExistsException", expected_params=CREATE_IMPORT
@@ -124,9 +122,7 @@ def test_start_import_describes_the_job_a_concurrent_attempt_created(
 
 
 @pytest.mark.parametrize("code", ["LimitExceededException", "ThrottlingException"])
-def test_start_import_over_the_quota_is_personalize_throttled(
-    personalize_stubber, load_event, lambda_context, code
-):
+def test_start_import_over_the_quota_is_personalize_throttled(personalize_stubber, load_event, lambda_context, code):
     personalize_stubber.add_client_error("describe_dataset_import_job", "ResourceNotFoundException")
     personalize_stubber.add_client_error("create_dataset_import_job", code, "5 import jobs are running")
 
@@ -139,9 +135,7 @@ def test_start_import_over_the_quota_is_personalize_throttled(
     )
 
 
-def test_start_import_refused_by_personalize_fails_with_the_reason(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_import_refused_by_personalize_fails_with_the_reason(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_client_error("describe_dataset_import_job", "ResourceNotFoundException")
     personalize_stubber.add_client_error(
         "create_dataset_import_job", "InvalidInputException", "The role cannot read the bucket."
@@ -152,8 +146,7 @@ def test_start_import_refused_by_personalize_fails_with_the_reason(
 
     assert type(raised.value).__name__ == "PersonalizeRequestFailed"
     assert str(raised.value) == (
-        "Personalize CreateDatasetImportJob failed with InvalidInputException: "
-        "The role cannot read the bucket."
+        "Personalize CreateDatasetImportJob failed with InvalidInputException: The role cannot read the bucket."
     )
 
 
@@ -167,9 +160,7 @@ LIST_VERSIONS = {"solutionArn": SOLUTION_ARN, "maxResults": 100}
 CREATE_VERSION = {"name": TRAIN_NAME, "solutionArn": SOLUTION_ARN, "trainingMode": "FULL"}
 
 
-def test_start_training_creates_a_full_training_when_the_run_has_none(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_training_creates_a_full_training_when_the_run_has_none(personalize_stubber, load_event, lambda_context):
     # Given the solution has an older version and a newer one of another run
     older, other = f"{SOLUTION_ARN}/00000001", f"{SOLUTION_ARN}/00000002"
     personalize_stubber.add_response(
@@ -191,9 +182,7 @@ def test_start_training_creates_a_full_training_when_the_run_has_none(
         version_description(other, "recflow-other-run-train"),
         {"solutionVersionArn": other},
     )
-    personalize_stubber.add_response(
-        "create_solution_version", {"solutionVersionArn": VERSION_ARN}, CREATE_VERSION
-    )
+    personalize_stubber.add_response("create_solution_version", {"solutionVersionArn": VERSION_ARN}, CREATE_VERSION)
 
     # When start_training runs
     result = start_training.handler(load_event("start_training"), lambda_context)
@@ -202,9 +191,7 @@ def test_start_training_creates_a_full_training_when_the_run_has_none(
     assert result == job_state("train", TRAIN_NAME, VERSION_ARN)
 
 
-def test_start_training_finds_the_run_version_by_name_across_pages(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_training_finds_the_run_version_by_name_across_pages(personalize_stubber, load_event, lambda_context):
     # Given a retried start: the run's version is on the second page of the list
     other = f"{SOLUTION_ARN}/00000002"
     personalize_stubber.add_client_error("describe_dataset_import_job", "ResourceNotFoundException")
@@ -236,9 +223,7 @@ def test_start_training_finds_the_run_version_by_name_across_pages(
     assert result == job_state("train", TRAIN_NAME, VERSION_ARN, "CREATE IN_PROGRESS")
 
 
-def test_start_training_finds_the_version_a_concurrent_attempt_created(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_training_finds_the_version_a_concurrent_attempt_created(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_response("describe_dataset_import_job", import_description("ACTIVE"))
     personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []})
     personalize_stubber.add_client_error("create_solution_version", "ResourceAlreadyExistsException")
@@ -247,25 +232,19 @@ def test_start_training_finds_the_version_a_concurrent_attempt_created(
         {"solutionVersions": [version_summary(VERSION_ARN, IMPORTED_AT)]},
         LIST_VERSIONS,
     )
-    personalize_stubber.add_response(
-        "describe_solution_version", version_description(VERSION_ARN, TRAIN_NAME)
-    )
+    personalize_stubber.add_response("describe_solution_version", version_description(VERSION_ARN, TRAIN_NAME))
 
     result = start_training.handler(load_event("start_training"), lambda_context)
 
     assert result["arn"] == VERSION_ARN
 
 
-def test_start_training_over_the_quota_is_personalize_throttled(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_training_over_the_quota_is_personalize_throttled(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_response("describe_dataset_import_job", import_description("ACTIVE"))
     personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []})
     personalize_stubber.add_client_error("create_solution_version", "LimitExceededException")
 
-    with pytest.raises(
-        PersonalizeThrottled, match="CreateSolutionVersion was refused with LimitExceededException"
-    ):
+    with pytest.raises(PersonalizeThrottled, match="CreateSolutionVersion was refused with LimitExceededException"):
         start_training.handler(load_event("start_training"), lambda_context)
 
 
@@ -332,9 +311,7 @@ def test_start_batch_returns_the_existing_job_of_the_run(personalize_stubber, lo
     assert result == job_state("batch", BATCH_NAME, BATCH_ARN, "IN PROGRESS")
 
 
-def test_start_batch_describes_the_job_a_concurrent_attempt_created(
-    personalize_stubber, load_event, lambda_context
-):
+def test_start_batch_describes_the_job_a_concurrent_attempt_created(personalize_stubber, load_event, lambda_context):
     personalize_stubber.add_client_error("describe_batch_inference_job", "ResourceNotFoundException")
     personalize_stubber.add_client_error("create_batch_inference_job", "ResourceAlreadyExistsException")
     personalize_stubber.add_response(

@@ -27,9 +27,7 @@ def executions(client) -> list[dict]:
     return client.list_executions(stateMachineArn=ENVIRONMENT["STATE_MACHINE_ARN"])["executions"]
 
 
-def test_an_upload_under_raw_starts_one_execution_named_after_the_run(
-    stepfunctions, load_event, lambda_context
-):
+def test_an_upload_under_raw_starts_one_execution_named_after_the_run(stepfunctions, load_event, lambda_context):
     # Given an Object Created event for raw/ratings-2024-05.dat
     event = load_event("start_run")
 
@@ -59,9 +57,7 @@ def test_an_upload_under_raw_starts_one_execution_named_after_the_run(
     }
 
 
-def test_a_duplicate_delivery_does_not_start_a_second_execution(
-    stepfunctions, load_event, lambda_context, capsys
-):
+def test_a_duplicate_delivery_does_not_start_a_second_execution(stepfunctions, load_event, lambda_context, capsys):
     # Given the upload event was already handled once
     first = start_run.handler(load_event("start_run"), lambda_context)
     capsys.readouterr()
@@ -81,9 +77,7 @@ def test_a_duplicate_delivery_does_not_start_a_second_execution(
     assert emitted_metrics(capsys.readouterr().out) == {"TriggersSkipped": 1.0}
 
 
-def test_a_retry_of_the_request_that_started_the_run_gets_the_same_execution(
-    stepfunctions, load_event, lambda_context
-):
+def test_a_retry_of_the_request_that_started_the_run_gets_the_same_execution(stepfunctions, load_event, lambda_context):
     # Given the invocation started the run but its answer was lost
     first = start_run.handler(load_event("start_run"), lambda_context)
 
@@ -118,9 +112,7 @@ def test_the_etag_is_used_when_there_is_no_sequencer(stepfunctions, load_event, 
     assert result["run_id"] != RUN_ID
 
 
-def test_a_schedule_starts_a_run_named_after_the_event_time(
-    stepfunctions, load_event, lambda_context, capsys
-):
+def test_a_schedule_starts_a_run_named_after_the_event_time(stepfunctions, load_event, lambda_context, capsys):
     result = start_run.handler(load_event("start_run_scheduled"), lambda_context)
 
     assert result["run_id"] == "scheduled-20240506T0300Z"
@@ -161,9 +153,7 @@ def test_objects_that_are_not_raw_data_files_start_nothing(
     assert executions(stepfunctions) == []
 
 
-def test_an_upload_without_version_sequencer_or_etag_is_an_invalid_event(
-    stepfunctions, load_event, lambda_context
-):
+def test_an_upload_without_version_sequencer_or_etag_is_an_invalid_event(stepfunctions, load_event, lambda_context):
     event = load_event("start_run")
     del event["detail"]["object"]["version-id"]
     del event["detail"]["object"]["sequencer"]

@@ -78,9 +78,7 @@ def _function(name, handler):
 def _execute(definition, name="run-1"):
     sfn = boto3.client("stepfunctions")
     role = f"arn:aws:iam::123456789012:role/{name}"
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
-        "stateMachineArn"
-    ]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
     deadline = time.monotonic() + 30
     while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
@@ -248,13 +246,9 @@ def test_personalize_actions_reach_the_local_service_through_boto3(aws):
                 from recflow.personalize_local.service import PersonalizeError
 
                 raise PersonalizeError("ResourceNotFoundException", f"{request['datasetGroupArn']} not found")
-            return {
-                "datasetGroupArn": f"arn:aws:personalize:us-east-1:123456789012:dataset-group/{request['name']}"
-            }
+            return {"datasetGroupArn": f"arn:aws:personalize:us-east-1:123456789012:dataset-group/{request['name']}"}
 
-    with extended_moto(
-        SimClock(scale=0), lambda n, a: GlueOutcome("SUCCEEDED"), lambda account, region: FakeService()
-    ):
+    with extended_moto(SimClock(scale=0), lambda n, a: GlueOutcome("SUCCEEDED"), lambda account, region: FakeService()):
         personalize = boto3.client("personalize")
         created = personalize.create_dataset_group(name="g")
         with pytest.raises(personalize.exceptions.ResourceNotFoundException, match="missing not found"):

@@ -86,9 +86,7 @@ class FakeModel:
     timestamps: np.ndarray
     recipe: str
     seed: int
-    metrics: dict[str, float] = field(
-        default_factory=lambda: {"coverage": 0.5, "precision_at_25": np.float64(0.125)}
-    )
+    metrics: dict[str, float] = field(default_factory=lambda: {"coverage": 0.5, "precision_at_25": np.float64(0.125)})
 
 
 @dataclass
@@ -134,9 +132,7 @@ class Api:
             response = self.service.handle(action, request)
         except PersonalizeError as exc:
             # ValidationException is one of the errors common to every AWS API.
-            declared = [error.name for error in MODEL.operation_model(action).error_shapes] + [
-                "ValidationException"
-            ]
+            declared = [error.name for error in MODEL.operation_model(action).error_shapes] + ["ValidationException"]
             assert exc.code in declared, f"{action} does not declare {exc.code}"
             raise
         check_output(action, response)
@@ -168,9 +164,7 @@ class Api:
         self.advance(self.service.settings.resource_seconds)
         return arn
 
-    def start_import(
-        self, dataset_arn: str, location: str, name: str = "import-1", mode: str = "FULL"
-    ) -> str:
+    def start_import(self, dataset_arn: str, location: str, name: str = "import-1", mode: str = "FULL") -> str:
         return self.call(
             "CreateDatasetImportJob",
             jobName=name,
@@ -205,9 +199,7 @@ class Api:
     def trained_version(self, s3: Any) -> str:
         group, _ = self.imported_dataset(s3)
         solution = self.solution(group, performAutoTraining=False)
-        version = self.call("CreateSolutionVersion", solutionArn=solution, trainingMode="FULL")[
-            "solutionVersionArn"
-        ]
+        version = self.call("CreateSolutionVersion", solutionArn=solution, trainingMode="FULL")["solutionVersionArn"]
         self.finish("train")
         assert self.version_status(version)["status"] == "ACTIVE"
         return version

@@ -28,9 +28,7 @@ def create(api, phase: str, needs: dict, name: str) -> str:
     if phase == "import":
         return api.start_import(needs["dataset"], LOCATION, name=name)
     if phase == "train":
-        return api.call("CreateSolutionVersion", solutionArn=needs["solution"], name=name)[
-            "solutionVersionArn"
-        ]
+        return api.call("CreateSolutionVersion", solutionArn=needs["solution"], name=name)["solutionVersionArn"]
     return api.call(
         "CreateBatchInferenceJob",
         jobName=name,
@@ -62,8 +60,7 @@ def test_fail_fault_fails_the_job_when_due_with_an_injected_reason(make_api, s3,
     # Then it is CREATE FAILED with a reason saying the failure was injected
     assert job["status"] == "CREATE FAILED"
     assert job["failureReason"] == (
-        f"Injected fault: the local Personalize service is set to fail every {KINDS[phase]} "
-        f"(faults.{phase}=fail)."
+        f"Injected fault: the local Personalize service is set to fail every {KINDS[phase]} (faults.{phase}=fail)."
     )
     assert api.service.jobs()[-1].fault == "fail"
 
@@ -93,9 +90,7 @@ def test_stall_fault_keeps_the_job_in_progress_forever(make_api, s3, fake_recomm
 
 
 @pytest.mark.parametrize("phase", ["import", "train", "batch"])
-def test_throttle_fault_refuses_the_first_creates_then_lets_one_through(
-    make_api, s3, fake_recommender, phase
-):
+def test_throttle_fault_refuses_the_first_creates_then_lets_one_through(make_api, s3, fake_recommender, phase):
     # Given a service set to throttle this phase twice
     api = make_api(faults={phase: "throttle"}, throttle_count=2)
     needs = ready_for(api, s3, phase)

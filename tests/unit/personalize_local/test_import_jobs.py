@@ -86,17 +86,12 @@ def test_millisecond_timestamps_fail_the_import(api, s3, dataset):
 def test_header_not_matching_the_schema_fails_the_import(api, s3, dataset):
     text = interactions_csv().replace("USER_ID,ITEM_ID,TIMESTAMP", "userID,movieID,timestamp", 1)
     reason = failed_import(api, s3, dataset, text)
-    assert reason.startswith(
-        f"The header of s3://{BUCKET}/{FOLDER}part-0.csv has column(s) userID, movieID, timestamp"
-    )
+    assert reason.startswith(f"The header of s3://{BUCKET}/{FOLDER}part-0.csv has column(s) userID, movieID, timestamp")
 
 
 def test_empty_user_id_fails_the_import(api, s3, dataset):
     text = interactions_csv() + ",5,1600000000\n"
-    assert (
-        failed_import(api, s3, dataset, text)
-        == f"s3://{BUCKET}/{FOLDER}part-0.csv line 1202: USER_ID is empty."
-    )
+    assert failed_import(api, s3, dataset, text) == f"s3://{BUCKET}/{FOLDER}part-0.csv line 1202: USER_ID is empty."
 
 
 def test_fewer_than_1000_records_fail_the_import(api, s3, dataset):
@@ -154,8 +149,7 @@ def test_job_name_is_unique(api, s3, dataset):
         api.start_import(dataset, LOCATION)
     assert caught.value.code == "ResourceAlreadyExistsException"
     assert caught.value.message == (
-        f"The dataset import job arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-import-job/import-1 "
-        "already exists."
+        f"The dataset import job arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-import-job/import-1 already exists."
     )
 
 

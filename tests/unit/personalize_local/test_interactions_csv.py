@@ -17,9 +17,7 @@ from recflow.personalize_local.schema import parse_schema
 from .helpers import INTERACTIONS_SCHEMA, interactions_csv
 
 SOURCE = "s3://lake/part-0.csv"
-SCHEMA = parse_schema(
-    "arn:aws:personalize:us-east-1:123456789012:schema/interactions", json.dumps(INTERACTIONS_SCHEMA)
-)
+SCHEMA = parse_schema("arn:aws:personalize:us-east-1:123456789012:schema/interactions", json.dumps(INTERACTIONS_SCHEMA))
 
 
 def read(text: str) -> Interactions:
@@ -81,9 +79,7 @@ def test_empty_file_fails():
 
 def test_row_with_the_wrong_number_of_values_fails_with_its_line():
     reason = failure("USER_ID,ITEM_ID,TIMESTAMP\n1,2,1600000000\n1,2\n")
-    assert (
-        reason == f"{SOURCE} line 3 has 2 values, but the header has 3 columns (USER_ID, ITEM_ID, TIMESTAMP)."
-    )
+    assert reason == f"{SOURCE} line 3 has 2 values, but the header has 3 columns (USER_ID, ITEM_ID, TIMESTAMP)."
 
 
 def test_millisecond_timestamps_fail_with_the_first_line_and_the_count():
@@ -103,9 +99,7 @@ def test_non_integer_timestamp_fails():
 
 
 def test_decimal_timestamp_fails():
-    assert "TIMESTAMP '1600000000.5' is not an integer" in failure(
-        "USER_ID,ITEM_ID,TIMESTAMP\n1,2,1600000000.5\n"
-    )
+    assert "TIMESTAMP '1600000000.5' is not an integer" in failure("USER_ID,ITEM_ID,TIMESTAMP\n1,2,1600000000.5\n")
 
 
 def test_empty_user_id_fails():
@@ -154,9 +148,7 @@ def test_optional_fields_may_be_left_out_and_typed_fields_are_checked():
         ),
     )
     # When a file leaves EVENT_TYPE out, Then it reads with EVENT_TYPE null
-    data = read_interactions_csv(
-        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE\n1,2,1600000000,4.5\n", SOURCE, schema
-    )
+    data = read_interactions_csv("USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE\n1,2,1600000000,4.5\n", SOURCE, schema)
     assert data.columns["EVENT_TYPE"].tolist() == [""]
     assert data.columns["EVENT_VALUE"].tolist() == ["4.5"]
     # When EVENT_VALUE is not a number, Then the file fails
@@ -182,18 +174,13 @@ def test_exact_duplicates_are_kept_once_in_first_seen_order():
 
 def test_import_minimum_is_1000_records():
     assert import_shortfall(1000) is None
-    assert (
-        import_shortfall(999)
-        == "The import has 999 records; a dataset import job needs at least 1000 records."
-    )
+    assert import_shortfall(999) == "The import has 999 records; a dataset import job needs at least 1000 records."
 
 
 def test_training_minimums():
     # Given 1,000 interactions from 24 users with 2+ interactions (and one user with 1)
     enough_rows = read(interactions_csv(users=24, per_user=42))
-    short_of_users = Interactions.concat(
-        [enough_rows, read(interactions_csv(users=1, per_user=1, first_user=99))]
-    )
+    short_of_users = Interactions.concat([enough_rows, read(interactions_csv(users=1, per_user=1, first_user=99))])
     # Then training is refused with both numbers
     assert training_shortfall(short_of_users, "dsg") == (
         "Insufficient training data in dataset group dsg: training needs at least 1000 interactions and 25 "

@@ -52,9 +52,7 @@ def test_creating_a_dataset_group_twice_fails_with_already_exists(api):
 def test_names_outside_the_api_pattern_are_invalid_input(api, name):
     failure = error(api, "CreateDatasetGroup", name=name)
     assert failure.code == "InvalidInputException"
-    assert re.match(
-        rf"\d validation errors? detected: Value '{name[:100]}' at 'name' failed", failure.message
-    )
+    assert re.match(rf"\d validation errors? detected: Value '{name[:100]}' at 'name' failed", failure.message)
 
 
 def test_missing_required_members_are_reported_together(api):
@@ -78,10 +76,7 @@ def test_wrong_types_and_enum_values_are_invalid_input(api):
         "Member must satisfy enum value set: [FULL, INCREMENTAL]"
     )
     failure = error(api, "ListDatasetGroups", maxResults=True)
-    assert (
-        "Value True at 'maxResults' failed to satisfy constraint: Member must be of type integer"
-        in failure.message
-    )
+    assert "Value True at 'maxResults' failed to satisfy constraint: Member must be of type integer" in failure.message
 
 
 def test_unknown_arns_are_not_found(api):
@@ -153,12 +148,10 @@ def test_dataset_with_an_unknown_schema_is_not_found(api):
 def test_dataset_schema_must_have_the_interactions_fields(api):
     group = api.dataset_group()
     schema = {"type": "record", "name": "I", "fields": [{"name": "USER_ID", "type": "string"}]}
-    arn = boto3.client("personalize", region_name=REGION).create_schema(
-        name="thin", schema=json.dumps(schema)
-    )["schemaArn"]
-    failure = error(
-        api, "CreateDataset", name="i", schemaArn=arn, datasetGroupArn=group, datasetType="Interactions"
-    )
+    arn = boto3.client("personalize", region_name=REGION).create_schema(name="thin", schema=json.dumps(schema))[
+        "schemaArn"
+    ]
+    failure = error(api, "CreateDataset", name="i", schemaArn=arn, datasetGroupArn=group, datasetType="Interactions")
     assert failure.code == "InvalidInputException"
     assert failure.message == (
         f"The schema {arn} cannot be used for an Interactions dataset: "
@@ -208,9 +201,9 @@ def test_solution_reports_perform_auto_training_true_when_omitted(api):
 
 def test_solution_keeps_perform_auto_training_false(api):
     group = api.dataset_group()
-    arn = api.call(
-        "CreateSolution", name="sol", datasetGroupArn=group, recipeArn=RECIPE, performAutoTraining=False
-    )["solutionArn"]
+    arn = api.call("CreateSolution", name="sol", datasetGroupArn=group, recipeArn=RECIPE, performAutoTraining=False)[
+        "solutionArn"
+    ]
     api.advance(5)
     solution = api.call("DescribeSolution", solutionArn=arn)["solution"]
     assert solution["performAutoTraining"] is False

@@ -34,9 +34,7 @@ def test_training_runs_once_when_due_and_metrics_come_from_the_model(api, s3, fa
     api.version_status(arn)
 
     # Then the ARN is the solution's plus an 8-hex version id, and the status follows the clock
-    assert re.fullmatch(
-        rf"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recflow-solution/[0-9a-f]{{8}}", arn
-    )
+    assert re.fullmatch(rf"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recflow-solution/[0-9a-f]{{8}}", arn)
     assert [pending["status"], in_progress["status"], active["status"]] == [
         "CREATE PENDING",
         "CREATE IN_PROGRESS",
