@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 import time
 import traceback
@@ -46,6 +45,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.utilities.arns import parse_arn
 
 from recflow.offline.clock import SimClock
+from recflow.offline.environ import environment
 
 # How much pipeline time passes between two polls of a `.sync` integration (Glue).
 SYNC_POLL_SECONDS = 30
@@ -136,7 +136,7 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
         context = LambdaContext(fn.function_name, fn.function_arn, int(fn.memory_size), int(fn.timeout))
         event = json.loads(body) if body else {}
         # Lambda environments are per function; in one process they are per invocation, one at a time.
-        with ext._lambda_lock, _environment(fn.environment_vars):
+        with ext._lambda_lock, environment(fn.environment_vars):
             started = time.perf_counter()
             try:
                 handler = getattr(importlib.import_module(module_name), attr)
@@ -154,20 +154,6 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
         return json.dumps(result).encode()
 
     return [patch.object(LambdaSimpleBackend, "invoke", invoke)]
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update({name: str(value) for name, value in variables.items()})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # --- 2. EventBridge: deliver to Lambda targets --------------------------------------------------

@@ -12,8 +12,8 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from recflow_lambda.clients import clear_clients
 
 from recflow.offline import lake
 from recflow.offline.clock import SimClock
+from recflow.offline.environ import environment
 from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import Extensions, extended_moto
 from recflow.offline.summary import Summary, build_summary
@@ -78,16 +79,15 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
         ) as ext:
             _deploy(template, clock)
             s3 = _s3()
-            existing = lake.lake_objects(request.lake)
-            staged = _stage_inputs(request)
-            lake.upload(s3, bucket, existing + staged[:-1])
+            lake.upload(s3, bucket, lake.lake_objects(request.lake))
+            in_lake = lake.etags(s3, bucket)
+            *inputs, (trigger_key, trigger_path) = _stage_inputs(request)
+            lake.upload(s3, bucket, inputs)
             _create_trigger(template)
-            before = lake.etags(s3, bucket)
-            last_key, last_path = staged[-1]
-            s3.upload_file(str(last_path), bucket, last_key)  # the upload that starts the run
+            s3.upload_file(str(trigger_path), bucket, trigger_key)  # the upload that starts the run
             execution_arn = _started_execution(template, ext)
             history = _follow(execution_arn, on_state)
-            written = lake.download_new(s3, bucket, request.lake, {k: v for k, v in before.items()})
+            written = lake.download_new(s3, bucket, request.lake, in_lake)
             summary = build_summary(
                 history=history,
                 execution=_sfn().describe_execution(executionArn=execution_arn),
@@ -147,30 +147,21 @@ _MOTO_CONFIG = {
 }
 
 
-@contextmanager
-def _offline_environment() -> Iterator[None]:
-    values = {
-        "AWS_ACCESS_KEY_ID": "offline",
-        "AWS_SECRET_ACCESS_KEY": "offline",
-        "AWS_SESSION_TOKEN": "offline",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("RECFLOW_LOG_LEVEL", "WARNING"),
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        saved.setdefault(name, os.environ.pop(name, None))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _offline_environment() -> AbstractContextManager[None]:
+    return environment(
+        {
+            "AWS_ACCESS_KEY_ID": "offline",
+            "AWS_SECRET_ACCESS_KEY": "offline",
+            "AWS_SESSION_TOKEN": "offline",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_PROFILE": None,  # a user's profile or endpoint must not send the run anywhere else
+            "AWS_ENDPOINT_URL": None,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("RECFLOW_LOG_LEVEL", "WARNING"),
+        }
+    )
 
 
 def _s3() -> Any:

@@ -6,7 +6,6 @@ AWS_ENDPOINT_URL=http://127.0.0.1:4566 python my_script.py   # personalize, s3, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,6 +13,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from recflow.offline.clock import WallClock
+from recflow.offline.environ import environment
 from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import extended_moto
 from recflow.personalize_local.service import LocalPersonalize
@@ -27,22 +27,19 @@ def local_server(host: str = "127.0.0.1", port: int = 4566, settings: LocalSetti
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     url = f"http://{bound_host}:{bound_port}"
-    # What the service itself reads and writes (import data, batch output) goes through the same server.
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = url
     clock = WallClock()
     try:
-        with extended_moto(
-            clock,
-            GlueLocal(clock).run,
-            lambda account, region: LocalPersonalize(
-                account, region, clock, lambda: boto3.client("s3", endpoint_url=url), settings
+        # What the service itself reads and writes (import data, batch output) goes through the same server.
+        with (
+            environment({"AWS_ENDPOINT_URL": url}),
+            extended_moto(
+                clock,
+                GlueLocal(clock).run,
+                lambda account, region: LocalPersonalize(
+                    account, region, clock, lambda: boto3.client("s3", endpoint_url=url), settings
+                ),
             ),
         ):
             yield url
     finally:
         server.stop()
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous

@@ -174,6 +174,8 @@ class Template:
                 raise TemplateError(f"parameter {name} must be one of {', '.join(allowed)}, not {value!r}")
             if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
                 raise TemplateError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
+            if spec.get("Type") == "Number":
+                _check_number(name, value, spec)
             values[name] = value
         return values
 
@@ -232,3 +234,13 @@ class Template:
             "GlueVersion": props.get("GlueVersion"),
             "ExecutionProperty": props.get("ExecutionProperty", {}),
         }
+
+
+def _check_number(name: str, value: str, spec: dict[str, Any]) -> None:
+    try:
+        number = float(value)
+    except ValueError:
+        raise TemplateError(f"parameter {name} must be a number, not {value!r}") from None
+    low, high = spec.get("MinValue", float("-inf")), spec.get("MaxValue", float("inf"))
+    if not low <= number <= high:
+        raise TemplateError(f"parameter {name}={value} is outside {low}..{high}")

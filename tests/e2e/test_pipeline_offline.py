@@ -141,3 +141,21 @@ def test_etl_faults(raw_file, tmp_path, outcome, status, error):
     assert (summary.status, summary.error) == (status, error), summary.cause
     if status == "FAILED":
         assert summary.failed_phase == "etl"
+
+
+def test_several_raw_files_make_one_run_and_every_input_is_kept_in_the_lake(raw_file, users_file, tmp_path):
+    # Given the raw data split over two files
+    lines = raw_file.read_text().splitlines(keepends=True)
+    first, second = tmp_path / "part-a.dat", tmp_path / "part-b.dat"
+    first.write_text("".join(lines[: len(lines) // 2]))
+    second.write_text(lines[0] + "".join(lines[len(lines) // 2 :]))
+    lake = tmp_path / "lake"
+    # When they are run together
+    summary = run(RunRequest(raw_files=[first, second], lake=lake, users_file=users_file, time_scale=0))
+    # Then one run read both, and the lake keeps both raw files and the users file
+    assert summary.status == "SUCCEEDED", summary.cause
+    assert summary.counts["source_files"] == ["raw/part-a.dat", "raw/part-b.dat"]
+    assert summary.counts["lines_read"] == len(lines) + 1
+    assert (lake / "raw" / "part-a.dat").read_bytes() == first.read_bytes()
+    assert (lake / "raw" / "part-b.dat").read_bytes() == second.read_bytes()
+    assert (lake / "batch_users_input" / "users.json").read_bytes() == users_file.read_bytes()
