@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ app = typer.Typer(
 local = typer.Typer(no_args_is_help=True, help="Run the pipeline on this machine (no AWS account, no Docker).")
 app.add_typer(local, name="local")
 console = Console()
+
+if TYPE_CHECKING:  # the runtime imports moto and numpy: only commands that run the pipeline load it
+    from recflow.offline.runtime import RunRequest
+    from recflow.offline.summary import Summary
 
 RawOption = Annotated[list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")]
 FaultOption = Annotated[
@@ -147,7 +151,7 @@ def generate(
     console.print(generate_file(out, users=users, items=items, interactions=interactions, seed=seed))
 
 
-def _run_and_report(request) -> None:  # noqa: ANN001
+def _run_and_report(request: RunRequest) -> None:
     from recflow.offline.runtime import OfflineRunError, run
     from recflow.offline.template import TemplateError
 
@@ -166,14 +170,16 @@ def _run_and_report(request) -> None:  # noqa: ANN001
             raise _fail(str(error)) from None
     _report(summary, request.lake)
     if summary.status != "SUCCEEDED":
+        cause = (summary.cause or "no cause was reported").rstrip(".")
+        where = request.lake / "runs" / summary.run_id / "summary.json"
         raise _fail(
             f"run {summary.run_id} {summary.status.lower()} in phase {summary.failed_phase or 'unknown'}: "
-            f"{summary.error}: {summary.cause}. Summary: {request.lake / 'runs' / summary.run_id / 'summary.json'}",
+            f"{summary.error}: {cause}. Details: {where}",
             code=1,
         )
 
 
-def _report(summary, lake: Path) -> None:  # noqa: ANN001
+def _report(summary: Summary, lake: Path) -> None:
     console.print()
     console.print(
         f"[bold]Run[/] {summary.run_id}: [bold]{summary.status}[/] in {summary.wall_seconds:.1f} s "

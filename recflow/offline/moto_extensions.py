@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import patch
 
+import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import camelcase_to_underscores
@@ -44,7 +45,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.utilities.arns import parse_arn
 
-from recflow.offline.clock import SimClock
+from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
 
 # How much pipeline time passes between two polls of a `.sync` integration (Glue).
@@ -66,12 +67,11 @@ GlueRunner = Callable[[str, dict[str, str]], GlueOutcome]  # (job name, run argu
 class Extensions:
     """State shared by the patches; the offline runtime reads it after a run."""
 
-    clock: SimClock
+    clock: SimClock | WallClock
     glue_runner: GlueRunner
     personalize_factory: Callable[[str, str], Any]  # (account, region) -> LocalPersonalize
     glue_start_throttles: int = 0  # ConcurrentRunsExceeded answers before a Glue run starts
     trigger_errors: list[str] = field(default_factory=list)
-    invocations: list[tuple[str, float]] = field(default_factory=list)  # (function, wall seconds)
     _personalize: dict[tuple[str, str], Any] = field(default_factory=dict)
     _glue_runs: dict[str, tuple[GlueOutcome, float, float | None]] = field(default_factory=dict)
     _lambda_lock: threading.RLock = field(default_factory=threading.RLock)
@@ -85,7 +85,7 @@ class Extensions:
 
 @contextmanager
 def extended_moto(
-    clock: SimClock,
+    clock: SimClock | WallClock,
     glue_runner: GlueRunner,
     personalize_factory: Callable[[str, str], Any],
     glue_start_throttles: int = 0,
@@ -137,7 +137,6 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
         event = json.loads(body) if body else {}
         # Lambda environments are per function; in one process they are per invocation, one at a time.
         with ext._lambda_lock, environment(fn.environment_vars):
-            started = time.perf_counter()
             try:
                 handler = getattr(importlib.import_module(module_name), attr)
                 result = handler(event, context)
@@ -149,8 +148,6 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
                     "stackTrace": traceback.format_exception(exc),
                 }
                 return json.dumps(error).encode()
-            finally:
-                ext.invocations.append((fn.function_name, time.perf_counter() - started))
         return json.dumps(result).encode()
 
     return [patch.object(LambdaSimpleBackend, "invoke", invoke)]
@@ -173,8 +170,6 @@ def _eventbridge_patches(ext: Extensions) -> list[Any]:
         event = dict(original_event)
         if isinstance(event.get("time"), int | float):  # moto keeps epoch seconds; AWS sends ISO 8601
             event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        import boto3  # the call goes through moto like any other
-
         for target in lambda_targets:
             client = boto3.client("lambda", region_name=parse_arn(target["Arn"]).region)
             reply = client.invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())

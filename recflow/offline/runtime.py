@@ -95,6 +95,7 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
                 glue=glue,
                 personalize=ext.personalize(ACCOUNT_ID, REGION),
                 lake_keys=written,
+                etl_report=_etl_report(request.lake, execution_arn.rsplit(":", 1)[1]),
             )
     summary.write(request.lake)
     return summary
@@ -248,6 +249,11 @@ def _create_trigger(template: Template) -> None:
         rule = f"{STACK_NAME}-{function_id}-{event_name}"
         events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": template.arn(function_id)}])
+
+
+def _etl_report(lake_dir: Path, run_id: str) -> dict[str, Any] | None:
+    path = lake_dir / "transformed" / run_id / "report.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _started_execution(template: Template, ext: Extensions) -> str:

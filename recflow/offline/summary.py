@@ -51,6 +51,7 @@ def build_summary(
     glue: Any,
     personalize: Any,
     lake_keys: list[str],
+    etl_report: dict[str, Any] | None = None,
 ) -> Summary:
     exits = [json.loads(e["stateExitedEventDetails"]["output"]) for e in history if "stateExitedEventDetails" in e]
     latest: dict[str, Any] = {}
@@ -64,7 +65,7 @@ def build_summary(
         wall_seconds=round(wall_seconds, 2),
         state_transitions=sum("stateEnteredEventDetails" in e for e in history),
         phases={"etl": _etl_phase(glue), **_job_phases(latest, personalize)},
-        counts=latest.get("data", {}),
+        counts=latest.get("data") or etl_report or {},  # a failed data check still has the ETL's counts
         metrics=(latest.get("result") or {}).get("metrics", {}),
         failed_phase=latest.get("failed_phase"),
         error=failure.get("error"),
