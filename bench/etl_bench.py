@@ -143,6 +143,7 @@ def main() -> None:
             spark = (
                 SparkSession.builder.master("local[2]")
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")  # progress bars would bury the figures
                 .config("spark.driver.memory", "2g")
                 .getOrCreate()
             )
