@@ -23,6 +23,7 @@ console = Console()
 if TYPE_CHECKING:  # the runtime imports moto and numpy: only commands that run the pipeline load it
     from recflow.offline.runtime import RunRequest
     from recflow.offline.summary import Summary
+    from recflow.synthetic import SyntheticStats
 
 RawOption = Annotated[list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")]
 FaultOption = Annotated[
@@ -132,7 +133,7 @@ def demo(
     raw.parent.mkdir(parents=True, exist_ok=True)
     with console.status("Generating synthetic interactions…"):
         stats = generate(raw, users=users, items=items, interactions=interactions, seed=seed)
-    console.print(f"[bold]Data[/] {raw} ({stats})", highlight=False)
+    console.print(f"[bold]Data[/] {_describe(stats)}", highlight=False)
     _run_and_report(RunRequest(raw_files=[raw], lake=workdir / "lake"))
 
 
@@ -148,7 +149,15 @@ def generate(
     from recflow.synthetic import generate as generate_file
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    console.print(generate_file(out, users=users, items=items, interactions=interactions, seed=seed))
+    stats = generate_file(out, users=users, items=items, interactions=interactions, seed=seed)
+    console.print(_describe(stats), highlight=False)
+
+
+def _describe(stats: SyntheticStats) -> str:
+    return (
+        f"{stats.path}: {stats.interactions:,} interactions, {stats.users:,} users, {stats.items:,} items; "
+        f"the top 1% of items get {stats.top_1pct_items_share:.0%} of the interactions"
+    )
 
 
 def _run_and_report(request: RunRequest) -> None:
