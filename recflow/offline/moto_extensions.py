@@ -2,7 +2,7 @@
 
 moto (pinned in pyproject.toml) executes the real state machine, but out of the box it cannot:
 1. run a Lambda function's real code without Docker (its simple backend only echoes),
-2. deliver EventBridge events to Lambda targets,
+2. deliver EventBridge events to Lambda and Step Functions targets,
 3. run a Glue job's script, or finish `glue:startJobRun.sync` (it crashes on a missing callback endpoint),
 4. let Wait states, retry intervals and .sync polls pass on a simulated clock instead of real time,
 5. serve Personalize beyond the schema calls.
@@ -153,25 +153,31 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
     return [patch.object(LambdaSimpleBackend, "invoke", invoke)]
 
 
-# --- 2. EventBridge: deliver to Lambda targets --------------------------------------------------
+# --- 2. EventBridge: deliver to Lambda and Step Functions targets --------------------------------------------------
 
 
 def _eventbridge_patches(ext: Extensions) -> list[Any]:
     original = Rule.send_to_targets
+    delivered = {"lambda", "states"}
 
     def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
-        lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
-        if len(lambda_targets) < len(self.targets):
-            other = [t for t in self.targets if t not in lambda_targets]
-            with patch.object(self, "targets", other):
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in delivered]
+        if len(ours) < len(self.targets):
+            with patch.object(self, "targets", [t for t in self.targets if t not in ours]):
                 original(self, original_event, transform_input)
-        if not lambda_targets or not self.event_pattern.matches_event(original_event):
+        if not ours or not self.event_pattern.matches_event(original_event):
             return
         event = dict(original_event)
         if isinstance(event.get("time"), int | float):  # moto keeps epoch seconds; AWS sends ISO 8601
             event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for target in lambda_targets:
-            client = boto3.client("lambda", region_name=parse_arn(target["Arn"]).region)
+        for target in ours:
+            arn = parse_arn(target["Arn"])
+            if arn.service == "states":  # EventBridge names the execution itself
+                boto3.client("stepfunctions", region_name=arn.region).start_execution(
+                    stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=json.dumps(event)
+                )
+                continue
+            client = boto3.client("lambda", region_name=arn.region)
             reply = client.invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())
             if reply.get("FunctionError"):  # S3 notifications swallow errors: keep them for the runtime
                 error = json.loads(reply["Payload"].read())

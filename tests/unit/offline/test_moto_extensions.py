@@ -154,6 +154,24 @@ def test_eventbridge_delivers_s3_object_created_events_to_a_lambda_target(aws, h
     assert ext.trigger_errors == []
 
 
+def test_eventbridge_starts_a_state_machine_target_with_the_event_as_input(aws):
+    with _extended():
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="echo",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        events = boto3.client("events")
+        events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
+        events.put_targets(Rule="orders", Targets=[{"Id": "1", "Arn": machine}])
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 7}'}])
+        events.put_events(Entries=[{"Source": "elsewhere", "DetailType": "Order", "Detail": "{}"}])
+        (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+        started = sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"])["detail"] == {"id": 7}
+
+
 def _glue_machine(run_id):
     task = {
         "Type": "Task",
