@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 from recflow_lambda.failures import readable_cause
 
+from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
+from recflow.personalize_local.service import LocalPersonalize
 
 # Where the state machine keeps each Personalize phase's JobState.
 JOB_PATHS = {"import": "import", "train": "training", "batch": "batch"}
@@ -48,8 +50,8 @@ def build_summary(
     history: list[dict[str, Any]],
     execution: dict[str, Any],
     wall_seconds: float,
-    glue: Any,
-    personalize: Any,
+    glue: GlueLocal,
+    personalize: LocalPersonalize,
     lake_keys: list[str],
     etl_report: dict[str, Any] | None = None,
 ) -> Summary:
@@ -78,8 +80,8 @@ def build_summary(
 
 # State names mention their phase; the first match wins ("Prepare batch input" is data preparation).
 _PHASE_WORDS = (
-    ("ETL", "etl"),
-    ("Transform", "etl"),
+    ("etl", "etl"),
+    ("transform", "etl"),
     ("data", "data"),
     ("batch input", "data"),
     ("import", "import"),
@@ -97,13 +99,13 @@ def _wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
             entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
         elif "stateExitedEventDetails" in event:
             name = event["stateExitedEventDetails"]["name"]
-            phase = next((p for word, p in _PHASE_WORDS if word in name), "finish")
+            phase = next((p for word, p in _PHASE_WORDS if word in name.lower()), "finish")
             seconds = (event["timestamp"] - entered.pop(name, event["timestamp"])).total_seconds()
             totals[phase] = round(totals.get(phase, 0.0) + seconds, 3)
     return totals
 
 
-def _etl_phase(glue: Any) -> Phase:
+def _etl_phase(glue: GlueLocal) -> Phase:
     if not glue.runs:
         return Phase()
     run = glue.runs[-1]
@@ -117,7 +119,7 @@ def _etl_phase(glue: Any) -> Phase:
     )
 
 
-def _job_phases(latest: dict[str, Any], personalize: Any) -> dict[str, Phase]:
+def _job_phases(latest: dict[str, Any], personalize: LocalPersonalize) -> dict[str, Phase]:
     durations = {job["arn"]: job.get("job_seconds") for job in personalize.job_records()}
     phases = {}
     for phase, path in JOB_PATHS.items():
