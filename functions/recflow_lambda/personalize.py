@@ -6,6 +6,7 @@ machine retries it with backoff), everything else PersonalizeRequestFailed (or o
 ResourceNotFound / ResourceAlreadyExists subclasses, which the helpers below handle).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,22 +82,32 @@ def ensure_dataset_import_job(
     *, name: str, arn: str, dataset_arn: str, data_location: str, role_arn: str
 ) -> JobSnapshot:
     """Describe the FULL import job ``name`` (whose ARN is ``arn``), creating it when it does not exist."""
-    found = find_dataset_import_job(arn)
-    if found is not None:
-        return found
-    try:
-        created = _call(
+    return _describe_or_create(
+        describe_dataset_import_job,
+        arn,
+        lambda: _call(
             "create_dataset_import_job",
             jobName=name,
             datasetArn=dataset_arn,
             dataSource={"dataLocation": data_location},
             roleArn=role_arn,
             importMode="FULL",
-        )
+        )["datasetImportJobArn"],
+    )
+
+
+def _describe_or_create(describe: Callable[[str], JobSnapshot], arn: str, create: Callable[[], str]) -> JobSnapshot:
+    """The job at ``arn``; when there is none, ``create()`` it (returning its ARN) under that deterministic name."""
+    try:
+        return describe(arn)
+    except PersonalizeResourceNotFound:
+        pass
+    try:
+        created_arn = create()
     except PersonalizeResourceExists:
         # A concurrent attempt created it between our describe and create.
-        return describe_dataset_import_job(arn)
-    return JobSnapshot(arn=created["datasetImportJobArn"], status=CREATED_STATUS)
+        return describe(arn)
+    return JobSnapshot(arn=created_arn, status=CREATED_STATUS)
 
 
 # --- solution version (training) ---------------------------------------------------------------------
@@ -153,13 +164,6 @@ def describe_batch_inference_job(arn: str) -> JobSnapshot:
     return _snapshot(job, "batchInferenceJobArn")
 
 
-def find_batch_inference_job(arn: str) -> JobSnapshot | None:
-    try:
-        return describe_batch_inference_job(arn)
-    except PersonalizeResourceNotFound:
-        return None
-
-
 def ensure_batch_inference_job(
     *,
     name: str,
@@ -171,11 +175,10 @@ def ensure_batch_inference_job(
     role_arn: str,
 ) -> JobSnapshot:
     """Describe the batch inference job ``name`` (whose ARN is ``arn``), creating it when needed."""
-    found = find_batch_inference_job(arn)
-    if found is not None:
-        return found
-    try:
-        created = _call(
+    return _describe_or_create(
+        describe_batch_inference_job,
+        arn,
+        lambda: _call(
             "create_batch_inference_job",
             jobName=name,
             solutionVersionArn=solution_version_arn,
@@ -183,10 +186,8 @@ def ensure_batch_inference_job(
             jobInput={"s3DataSource": {"path": input_path}},
             jobOutput={"s3DataDestination": {"path": output_path}},
             roleArn=role_arn,
-        )
-    except PersonalizeResourceExists:
-        return describe_batch_inference_job(arn)
-    return JobSnapshot(arn=created["batchInferenceJobArn"], status=CREATED_STATUS)
+        )["batchInferenceJobArn"],
+    )
 
 
 def describe_job(phase: Phase, arn: str) -> JobSnapshot:
