@@ -33,6 +33,7 @@ test: lint check-template build unit
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check-template: $(VENV)/.dev-installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml

@@ -4,7 +4,7 @@ of what training does on HetRec-sized data, and how both grow with users and ite
     .venv/bin/python bench/recommender_bench.py            # everything (~3-4 minutes on 2 cores)
     .venv/bin/python bench/recommender_bench.py --quick    # quality table and the HetRec-size run
 
-Quality: a per-user temporal holdout of /work/shared/data/ml-latest-small-ratings.dat (HetRec
+Quality: a per-user temporal holdout of ../shared/data/ml-latest-small-ratings.dat (HetRec
 layout, ms timestamps; every rating counts as an interaction): the newest 10% of every user's
 interactions are held out, every model is fitted on the rest and ranks 25 items per user, items
 seen in training excluded. The plain EASE (λ=100) reference is computed here from the textbook
@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-MOVIELENS = Path(os.environ.get("RECFLOW_DATA", "/work/shared/data")) / "ml-latest-small-ratings.dat"
+# The development data sets sit beside the repository (../shared/data); RECFLOW_DATA points elsewhere.
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MOVIELENS = Path(os.environ.get("RECFLOW_DATA", DATA_DIR)) / "ml-latest-small-ratings.dat"
 K = 25
 QUALITY_METHODS = ("most-popular", "item-knn", "ease-100", "als", "default")
 HETREC = {"users": 2_113, "items": 10_197, "interactions": 855_598}

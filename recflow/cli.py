@@ -23,6 +23,7 @@ console = Console()
 if TYPE_CHECKING:  # the runtime imports moto and numpy: only commands that run the pipeline load it
     from recflow.offline.runtime import RunRequest
     from recflow.offline.summary import Summary
+    from recflow.personalize_local.settings import Phase
     from recflow.synthetic import SyntheticStats
 
 RawOption = Annotated[list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")]
@@ -60,6 +61,23 @@ def _parse_job_seconds(value: str | None) -> dict[str, float]:
         if not sep:
             raise _fail(f"--job-seconds takes PHASE=SECONDS[,…], not {item!r}")
     return result
+
+
+def _seconds_by_phase(seconds: dict[str, float]) -> dict[Phase, float]:
+    """--job-seconds for LocalSettings: the same check and sentence as the offline run's."""
+    from recflow.personalize_local.settings import PHASES
+
+    by_name: dict[str, Phase] = {phase: phase for phase in PHASES}
+    by_phase: dict[Phase, float] = {}
+    for name, value in seconds.items():
+        phase = by_name.get(name)
+        if phase is None or value < 0:
+            raise _fail(
+                f"--job-seconds takes PHASE=SECONDS with PHASE in {', '.join(PHASES)} "
+                f"and SECONDS ≥ 0, not {name}={value}"
+            )
+        by_phase[phase] = value
+    return by_phase
 
 
 @local.command("run")
@@ -106,7 +124,9 @@ def local_serve(
     from recflow.offline.server import local_server
     from recflow.personalize_local.settings import LocalSettings
 
-    settings = LocalSettings(job_seconds=_parse_job_seconds(job_seconds))
+    # Real seconds here: dataset groups, datasets and solutions turn ACTIVE after one, so deploying the
+    # stack on start (which waits for each, as CloudFormation does) takes seconds, not minutes.
+    settings = LocalSettings(job_seconds=_seconds_by_phase(_parse_job_seconds(job_seconds)), resource_seconds=1.0)
     try:
         with local_server(port=port, settings=settings) as url:
             console.print(f"Serving on {url}: export AWS_ENDPOINT_URL={url}  (Ctrl-C stops)", highlight=False)

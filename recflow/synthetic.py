@@ -166,18 +166,21 @@ def _activity(rng: np.random.Generator, users: int, items: int, interactions: in
 
 def _zipf_popularity(rng: np.random.Generator, items: int) -> np.ndarray:
     ranks = rng.permutation(items) + 1
-    return 1.0 / (ranks + 5.0) ** ZIPF_EXPONENT
+    popularity: np.ndarray = 1.0 / (ranks + 5.0) ** ZIPF_EXPONENT
+    return popularity
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() or 1.0)
+    standard: np.ndarray = (values - values.mean()) / (values.std() or 1.0)
+    return standard
 
 
 def _drifted(rng: np.random.Generator, taste: np.ndarray) -> np.ndarray:
     """Where each user's taste moves to: part of it is replaced by a new mixture."""
     new = rng.dirichlet(np.full(taste.shape[1], 0.3), size=taste.shape[0])
     amount = rng.uniform(0.2, 0.6, size=(taste.shape[0], 1))
-    return (1 - amount) * taste + amount * new
+    drifted: np.ndarray = (1 - amount) * taste + amount * new
+    return drifted
 
 
 def _time_windows(rng: np.random.Generator, users: int) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +238,8 @@ def _session_times(rng: np.random.Generator, counts: np.ndarray, starts: np.ndar
     seconds = starts[user] + session_start + elapsed
     # Sessions can run into the next one: keep each user's times non-decreasing.
     shift = user.astype(np.int64) << 40
-    return np.maximum.accumulate(seconds + shift) - shift
+    ordered: np.ndarray = np.maximum.accumulate(seconds + shift) - shift
+    return ordered
 
 
 def _ratings(rng: np.random.Generator, expected_offset: np.ndarray, whole_stars: np.ndarray) -> np.ndarray:

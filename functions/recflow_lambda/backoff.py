@@ -15,7 +15,7 @@ def equal_jitter_seconds(seed: str, attempt: int, base_seconds: int, cap_seconds
     """
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
-    ceiling = min(cap_seconds, base_seconds * 2 ** min(attempt - 1, _MAX_EXPONENT))
+    ceiling: int = min(cap_seconds, base_seconds * 2 ** min(attempt - 1, _MAX_EXPONENT))
     digest = hashlib.sha256(f"{seed}\n{attempt}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     half = ceiling / 2

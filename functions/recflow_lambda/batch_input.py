@@ -7,15 +7,10 @@ from pathlib import PurePosixPath
 from recflow_lambda import storage
 from recflow_lambda.errors import DataCheckFailed, InputNotFound
 from recflow_lambda.models import BatchInput, BatchKind
+from recflow_lambda.recipes import batch_kind
 
 DEFAULT_INPUT_NAME = "users.json"
-# Related-items recipes score items ({"itemId": ...}); every other recipe scores users.
-RELATED_ITEMS_RECIPES = frozenset({"aws-similar-items", "aws-sims"})
 _ID_COLUMN: dict[BatchKind, str] = {"userId": "USER_ID", "itemId": "ITEM_ID"}
-
-
-def batch_kind(recipe_arn: str) -> BatchKind:
-    return "itemId" if recipe_arn.rsplit("/", 1)[-1] in RELATED_ITEMS_RECIPES else "userId"
 
 
 def interactions_prefix(run_id: str) -> str:

@@ -4,11 +4,8 @@ from pydantic import ValidationError
 
 from recflow_lambda import storage
 from recflow_lambda.errors import DataCheckFailed
+from recflow_lambda.minimums import MIN_TRAINING_INTERACTIONS, MIN_TRAINING_USERS
 from recflow_lambda.models import EtlReport
-
-# Amazon Personalize's training minimums.
-MIN_INTERACTIONS = 1000
-MIN_USERS_WITH_2PLUS = 25
 
 
 def report_key(run_id: str) -> str:
@@ -53,13 +50,13 @@ def _check(report: EtlReport, run_id: str, location: str) -> None:
             f"The ETL report {location} accounts for {accounted} of {report.lines_read} lines read; "
             "the transform lost lines without counting them."
         )
-    if report.interactions < MIN_INTERACTIONS:
+    if report.interactions < MIN_TRAINING_INTERACTIONS:
         raise DataCheckFailed(
             f"Run {run_id} has {report.interactions} interactions after the ETL ({report.rejected} lines "
-            f"rejected); Amazon Personalize needs at least {MIN_INTERACTIONS}: upload more data under raw/."
+            f"rejected); Amazon Personalize needs at least {MIN_TRAINING_INTERACTIONS}: upload more data under raw/."
         )
-    if report.users_with_2plus < MIN_USERS_WITH_2PLUS:
+    if report.users_with_2plus < MIN_TRAINING_USERS:
         raise DataCheckFailed(
             f"Run {run_id} has {report.users_with_2plus} users with 2 or more interactions; Amazon "
-            f"Personalize needs at least {MIN_USERS_WITH_2PLUS}: upload more data under raw/."
+            f"Personalize needs at least {MIN_TRAINING_USERS}: upload more data under raw/."
         )

@@ -1,8 +1,9 @@
 """Exceptions raised by the task Lambdas.
 
-Step Functions reports a Lambda error under the exception's class name, so the names of the first
-group are the error names the state machine matches in its Retry and Catch fields: do not rename them.
+Step Functions reports a Lambda error under the exception's class name, so these class names are the
+error names statemachine/pipeline.asl.json matches in its Retry and Catch fields: do not rename them.
 Every message is one sentence saying what went wrong, where, and what to do.
+tests/unit/test_contracts.py checks that MATCHED_BY_NAME and the state machine agree both ways.
 """
 
 
@@ -10,7 +11,6 @@ class RecflowError(Exception):
     """Base class: an expected failure whose message is meant for the person running the pipeline."""
 
 
-# Error names matched by statemachine/pipeline.asl.json.
 class DataCheckFailed(RecflowError):
     """The ETL output is missing, inconsistent, or too small for Amazon Personalize."""
 
@@ -35,11 +35,14 @@ class DeadlineExceeded(RecflowError):
     """A Personalize job did not finish within its phase deadline."""
 
 
+class UnexpectedJobStatus(RecflowError):
+    """A Personalize job reported a status the pipeline does not know (e.g. DELETE PENDING)."""
+
+
 class InputNotFound(RecflowError):
     """An S3 object the run needs does not exist."""
 
 
-# Errors the state machine does not match by name (they reach its catch-all).
 class ConfigurationError(RecflowError):
     """An environment variable is missing or invalid."""
 
@@ -58,3 +61,25 @@ class PersonalizeResourceExists(PersonalizeRequestFailed):
 
 class SolutionNotReady(RecflowError):
     """The solution custom resource could not bring the solution to the wanted state."""
+
+
+# The outcomes the state machine retries or catches by name: each one's Catch leads to its phase's failure.
+MATCHED_BY_NAME: tuple[type[RecflowError], ...] = (
+    DataCheckFailed,
+    InputNotFound,
+    PersonalizeThrottled,
+    JobFailed,
+    JobStopped,
+    DeadlineExceeded,
+    UnexpectedJobStatus,
+)
+# Faults of the code, its configuration or an AWS call: a task's States.ALL catch-all leads them to the
+# same phase failure, under their own name. SolutionNotReady fails the CloudFormation custom resource.
+LEFT_TO_CATCH_ALL: tuple[type[RecflowError], ...] = (
+    InvalidEvent,
+    ConfigurationError,
+    PersonalizeRequestFailed,
+    PersonalizeResourceNotFound,
+    PersonalizeResourceExists,
+    SolutionNotReady,
+)

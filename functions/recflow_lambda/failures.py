@@ -25,8 +25,9 @@ def readable_cause(cause: str | None) -> str:
         return cause
     if isinstance(parsed, dict):
         for field in ("errorMessage", "ErrorMessage"):
-            if isinstance(parsed.get(field), str):
-                return parsed[field]
+            message = parsed.get(field)
+            if isinstance(message, str):
+                return message
     return cause
 
 

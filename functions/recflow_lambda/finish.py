@@ -24,7 +24,7 @@ def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime)
     manifest, so a reader following latest.json always finds a complete run.
     """
     for job in (event.import_job, event.training, event.batch):
-        if job.status != ACTIVE or job.error:
+        if job.status != ACTIVE:
             raise InvalidEvent(
                 f"finish_run needs every job ACTIVE, but the {job.phase} job {job.name} is {job.status}."
             )

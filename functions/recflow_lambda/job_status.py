@@ -1,7 +1,11 @@
-"""check_job's state logic: the next JobState from the status Personalize reports (pure, no I/O)."""
+"""check_job's state logic: the next JobState from the status Personalize reports (pure, no I/O).
+
+A job that cannot succeed any more raises the error the state machine catches by name (JobFailed,
+JobStopped, DeadlineExceeded, UnexpectedJobStatus); a running job gets its next wait.
+"""
 
 from recflow_lambda.backoff import equal_jitter_seconds
-from recflow_lambda.errors import DeadlineExceeded, JobFailed, JobStopped
+from recflow_lambda.errors import DeadlineExceeded, JobFailed, JobStopped, UnexpectedJobStatus
 from recflow_lambda.models import JobState
 
 ACTIVE = "ACTIVE"
@@ -9,8 +13,12 @@ FAILED = "CREATE FAILED"
 STOPPED = frozenset({"CREATE STOPPING", "CREATE STOPPED"})
 # Batch inference jobs are documented with PENDING / IN PROGRESS but report the CREATE ones too.
 RUNNING = frozenset({"CREATE PENDING", "PENDING", "CREATE IN_PROGRESS", "IN PROGRESS"})
-UNEXPECTED_STATUS = "UnexpectedStatus"
 JOB_KIND = {"import": "dataset import", "train": "training", "batch": "batch inference"}
+DEADLINE_PARAMETER = {
+    "import": "ImportDeadlineSeconds",
+    "train": "TrainingDeadlineSeconds",
+    "batch": "BatchDeadlineSeconds",
+}
 
 
 def next_job_state(
@@ -22,26 +30,29 @@ def next_job_state(
     poll_min_seconds: int,
     poll_max_seconds: int,
 ) -> JobState:
-    """Count the poll, record ``status`` verbatim, and set error/cause or the next wait."""
+    """Count the poll and record ``status`` verbatim with the next wait; raise when the job cannot succeed."""
     polls = job.polls + 1
     what = f"Personalize {JOB_KIND[job.phase]} job {job.name}"
-    done = {"polls": polls, "status": status, "wait_seconds": 0, "error": None, "cause": None}
     if status == ACTIVE:
-        return job.model_copy(update=done)
+        return job.model_copy(update={"polls": polls, "status": status, "wait_seconds": 0})
     if status == FAILED:
-        cause = f"{what} failed: {failure_reason or 'Personalize gave no reason'}"
-        return job.model_copy(update={**done, "error": JobFailed.__name__, "cause": cause})
+        reason = (failure_reason or "Personalize gave no reason").rstrip(".")
+        raise JobFailed(f"{what} failed in phase {job.phase}: {reason}.")
     if status in STOPPED:
-        return job.model_copy(update={**done, "error": JobStopped.__name__, "cause": f"{what} was stopped"})
+        raise JobStopped(f"{what} was stopped ({status}) in phase {job.phase}; start a new run to try again.")
     if status not in RUNNING:
-        cause = f"{what} has status {status}, which the pipeline does not expect"
-        return job.model_copy(update={**done, "error": UNEXPECTED_STATUS, "cause": cause})
+        raise UnexpectedJobStatus(
+            f"{what} has status {status} in phase {job.phase}, which the pipeline does not expect; "
+            "look at the job in the Personalize console."
+        )
     if job.waited_seconds >= deadline_seconds:
-        cause = f"phase {job.phase} did not finish in {deadline_seconds} s"
-        return job.model_copy(
-            update={**done, "deadline_exceeded": True, "error": DeadlineExceeded.__name__, "cause": cause}
+        raise DeadlineExceeded(
+            f"{what} did not finish in {deadline_seconds} s in phase {job.phase} (still {status}); "
+            f"raise {DEADLINE_PARAMETER[job.phase]} if it needs longer."
         )
     wait = equal_jitter_seconds(job.arn, polls, poll_min_seconds, poll_max_seconds)
-    # Never wait past the deadline: the next poll then reports DeadlineExceeded at the deadline itself.
+    # Never wait past the deadline: the next poll then raises DeadlineExceeded at the deadline itself.
     wait = max(1, min(wait, deadline_seconds - job.waited_seconds))
-    return job.model_copy(update={**done, "wait_seconds": wait, "waited_seconds": job.waited_seconds + wait})
+    return job.model_copy(
+        update={"polls": polls, "status": status, "wait_seconds": wait, "waited_seconds": job.waited_seconds + wait}
+    )

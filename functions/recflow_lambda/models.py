@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from recflow_lambda.errors import InvalidEvent
-from recflow_lambda.naming import MAX_NAME_LENGTH, MAX_RUN_ID_LENGTH, NAME_PATTERN, Phase
+from recflow_lambda.naming import MAX_NAME_LENGTH, MAX_RUN_ID_LENGTH, NAME_PATTERN, Phase, RunPhase
 
 RunId = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_RUN_ID_LENGTH)]
 ResourceName = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
@@ -144,7 +144,7 @@ class StartBatchEvent(BaseModel):
 
 
 class JobState(BaseModel):
-    """A Personalize job as the state machine tracks it between polls."""
+    """A Personalize job as the state machine tracks it between polls (a job that cannot succeed raises)."""
 
     phase: Phase
     name: ResourceName
@@ -154,9 +154,6 @@ class JobState(BaseModel):
     waited_seconds: NonNegativeInt = 0
     # Step Functions' Wait state needs a whole number of seconds.
     wait_seconds: NonNegativeInt = 0
-    deadline_exceeded: bool = False
-    error: str | None = None
-    cause: str | None = None
 
 
 class CheckJobEvent(BaseModel):
@@ -201,7 +198,7 @@ class LatestPointer(BaseModel):
 
 class FailureEvent(BaseModel):
     run_id: NonEmpty
-    phase: NonEmpty
+    phase: RunPhase
     error: NonEmpty
     cause: str | None = None
 

@@ -16,7 +16,9 @@ MAX_NAME_LENGTH = 63
 PREFIX_LENGTH = 16
 STEM_LENGTH = 24
 HASH_LENGTH = 12
-Phase = Literal["import", "train", "batch"]
+Phase = Literal["import", "train", "batch"]  # the phases that run a Personalize job
+# Every phase of a run, in order: a failure names one of them (the state machine's "<phase> failed" states).
+RunPhase = Literal["etl", "data", "import", "train", "batch", "finish"]
 # "<prefix[:16]>-<run_id>-import" must fit in 63 characters.
 MAX_RUN_ID_LENGTH = MAX_NAME_LENGTH - PREFIX_LENGTH - len("--import")
 

@@ -9,4 +9,4 @@ _MAX_SUBJECT = 100
 def publish(topic_arn: str, subject: str, message: str) -> str:
     """Publish ``message`` to ``topic_arn``; return the SNS message id."""
     response = sns_client().publish(TopicArn=topic_arn, Subject=subject[:_MAX_SUBJECT], Message=message)
-    return response["MessageId"]
+    return str(response["MessageId"])

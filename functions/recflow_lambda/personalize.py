@@ -40,7 +40,8 @@ class JobSnapshot:
 def _call(operation: str, **params: Any) -> dict[str, Any]:
     client = personalize_client()
     try:
-        return getattr(client, operation)(**params)
+        response: dict[str, Any] = getattr(client, operation)(**params)
+        return response
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Unknown"), error.get("Message", "")
@@ -204,7 +205,8 @@ def describe_job(phase: Phase, arn: str) -> JobSnapshot:
 def find_solution(arn: str) -> dict[str, Any] | None:
     """The DescribeSolution ``solution`` object, or None when there is no such solution."""
     try:
-        return _call("describe_solution", solutionArn=arn)["solution"]
+        solution: dict[str, Any] = _call("describe_solution", solutionArn=arn)["solution"]
+        return solution
     except PersonalizeResourceNotFound:
         return None
 
@@ -222,7 +224,7 @@ def create_solution(*, name: str, dataset_group_arn: str, recipe_arn: str) -> st
         recipeArn=recipe_arn,
         performAutoTraining=False,
     )
-    return created["solutionArn"]
+    return str(created["solutionArn"])
 
 
 def delete_solution(arn: str) -> bool:

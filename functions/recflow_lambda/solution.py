@@ -6,7 +6,7 @@ an answer to CloudFormation: a custom resource that never answers blocks the sta
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from recflow_lambda import personalize
 from recflow_lambda.errors import PersonalizeResourceExists, SolutionNotReady
@@ -43,7 +43,7 @@ def answer_request(
         arn = _find_or_create(request.properties)
         _wait_until_active(arn, wait=lambda: sleep(POLL_SECONDS), has_time=_time_left(remaining_ms))
         return _answer(address, "SUCCESS", f"Solution {arn} is ACTIVE.", arn, {"Arn": arn})
-    except Exception as exc:  # noqa: BLE001 - CloudFormation must hear about every failure
+    except Exception as exc:  # CloudFormation must hear about every failure
         logger.exception("solution custom resource failed", extra={"request_type": request_type})
         # A failed Create that made a solution reports its ARN, so the rollback's Delete removes it.
         physical_id = arn if request_type == "Create" and arn else _physical_id(address)
@@ -84,7 +84,7 @@ def _find_or_create(properties: SolutionProperties) -> str:
             if found is None:
                 raise
     _require_same(found, properties)
-    return found["solutionArn"]
+    return str(found["solutionArn"])
 
 
 def _require_same(found: dict[str, Any], properties: SolutionProperties) -> None:
@@ -151,7 +151,7 @@ def _physical_id(address: CustomResourceAddress) -> str:
 
 def _answer(
     address: CustomResourceAddress,
-    status: str,
+    status: Literal["SUCCESS", "FAILED"],
     reason: str,
     physical_id: str,
     data: dict[str, str] | None = None,

@@ -162,7 +162,10 @@ def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None,
 
         counts_cursor = con.execute(glue.REPORT_COUNTS_SQL)
         names = [column[0] for column in counts_cursor.description]
-        counts = dict(zip(names, counts_cursor.fetchone(), strict=True))
+        totals = counts_cursor.fetchone()
+        if totals is None:  # an aggregate without GROUP BY always answers one row
+            raise RuntimeError("REPORT_COUNTS_SQL returned no row.")
+        counts = dict(zip(names, totals, strict=True))
         reasons = con.execute(glue.REJECT_REASONS_SQL).fetchall()
         source_files = [row[0] for row in con.execute(glue.SOURCE_FILES_SQL).fetchall()]
         report = glue.build_report(counts, reasons, source_files, run_id=run_id)

@@ -5,25 +5,31 @@ moto (pinned in pyproject.toml) executes the real state machine, but out of the 
 2. deliver EventBridge events to Lambda and Step Functions targets,
 3. run a Glue job's script, or finish `glue:startJobRun.sync` (it crashes on a missing callback endpoint),
 4. let Wait states, retry intervals and .sync polls pass on a simulated clock instead of real time,
-5. serve Personalize beyond the schema calls.
+5. serve Personalize beyond the schema calls (the actions the local service lacks answer like AWS
+   does for an unknown operation, in JSON, instead of moto server's HTML 500).
 
 `extended_moto()` patches those five places for the duration of a `with` block, and each has a test
-in tests/unit/offline/test_moto_extensions.py, so a moto upgrade that breaks one fails loudly.
+in tests/unit/offline/test_moto_extensions.py, so a moto upgrade that breaks one fails loudly. Every
+entry point first checks that moto is the pinned version and that every moto function recflow patches
+or calls still has the parameters it expects (section 7, `MOTO_SEAMS`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
+import inspect
 import json
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from unittest.mock import patch
 
 import boto3
@@ -31,6 +37,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import camelcase_to_underscores
 from moto.events.models import Rule
+from moto.events.utils import EventMessageType
 from moto.glue.exceptions import ConcurrentRunsExceededException
 from moto.glue.models import FakeJob, FakeJobRun
 from moto.personalize.responses import PersonalizeResponse
@@ -47,6 +54,7 @@ from moto.utilities.arns import parse_arn
 
 from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
+from recflow.personalize_local.backend import BackendFactory, PersonalizeBackend
 
 # How much pipeline time passes between two polls of a `.sync` integration (Glue).
 SYNC_POLL_SECONDS = 30
@@ -69,17 +77,17 @@ class Extensions:
 
     clock: SimClock | WallClock
     glue_runner: GlueRunner
-    personalize_factory: Callable[[str, str], Any]  # (account, region) -> LocalPersonalize
+    personalize_factory: BackendFactory
     glue_start_throttles: int = 0  # ConcurrentRunsExceeded answers before a Glue run starts
     trigger_errors: list[str] = field(default_factory=list)
-    _personalize: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _personalize: dict[tuple[str, str], PersonalizeBackend] = field(default_factory=dict)
     _glue_runs: dict[str, tuple[GlueOutcome, float, float | None]] = field(default_factory=dict)
     _lambda_lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def personalize(self, account: str, region: str) -> Any:
+    def personalize(self, account: str, region: str) -> PersonalizeBackend:
         key = (account, region)
         if key not in self._personalize:
-            self._personalize[key] = self.personalize_factory(account, region)
+            self._personalize[key] = self.personalize_factory(account, region, moto_schema_text)
         return self._personalize[key]
 
 
@@ -87,10 +95,11 @@ class Extensions:
 def extended_moto(
     clock: SimClock | WallClock,
     glue_runner: GlueRunner,
-    personalize_factory: Callable[[str, str], Any],
+    personalize_factory: BackendFactory,
     glue_start_throttles: int = 0,
 ) -> Iterator[Extensions]:
     """Patch moto for offline runs. Use inside `mock_aws(...)` (or around a moto server)."""
+    check_moto()
     ext = Extensions(clock, glue_runner, personalize_factory, glue_start_throttles)
     with ExitStack() as stack:
         for patcher in (
@@ -130,9 +139,16 @@ class LambdaContext:
 
 
 def _lambda_patches(ext: Extensions) -> list[Any]:
-    def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, Any],
+    ) -> bytes:
         fn = self.get_function(function_name, qualifier)
-        module_name, _, attr = fn.handler.rpartition(".")
+        module_name, _, attr = str(fn.handler).rpartition(".")
         context = LambdaContext(fn.function_name, fn.function_arn, int(fn.memory_size), int(fn.timeout))
         event = json.loads(body) if body else {}
         # Lambda environments are per function; in one process they are per invocation, one at a time.
@@ -160,14 +176,16 @@ def _eventbridge_patches(ext: Extensions) -> list[Any]:
     original = Rule.send_to_targets
     delivered = {"lambda", "states"}
 
-    def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
+        if self.state != "ENABLED" or self.event_pattern is None or not self.event_pattern._pattern:
+            return  # moto offers every event to every rule; disabled and schedule-only rules match none
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service in delivered]
         if len(ours) < len(self.targets):
             with patch.object(self, "targets", [t for t in self.targets if t not in ours]):
                 original(self, original_event, transform_input)
         if not ours or not self.event_pattern.matches_event(original_event):
             return
-        event = dict(original_event)
+        event: dict[str, Any] = dict(original_event)
         if isinstance(event.get("time"), int | float):  # moto keeps epoch seconds; AWS sends ISO 8601
             event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for target in ours:
@@ -191,10 +209,11 @@ def _eventbridge_patches(ext: Extensions) -> list[Any]:
 
 def _glue_patches(ext: Extensions) -> list[Any]:
     original_start = FakeJob.start_job_run
-    original_status = FakeJobRun.status
+    original_status = cast(property, inspect.getattr_static(FakeJobRun, "status"))
+    original_status_of = cast(Callable[[FakeJobRun], str | None], original_status.fget)
     original_as_dict = FakeJobRun.as_dict
 
-    def start_job_run(self, **kwargs):  # noqa: ANN001
+    def start_job_run(self: FakeJob, **kwargs: Any) -> str:
         if ext.glue_start_throttles > 0:
             ext.glue_start_throttles -= 1
             raise ConcurrentRunsExceededException(f"Job with name {self.name} already running")
@@ -207,15 +226,15 @@ def _glue_patches(ext: Extensions) -> list[Any]:
         ext._glue_runs[run_id] = (outcome, started, deadline)
         return run_id
 
-    def status(self):  # noqa: ANN001
+    def status(self: FakeJobRun) -> str | None:
         if self.job_run_id not in ext._glue_runs:
-            return original_status.fget(self)
+            return original_status_of(self)
         outcome, _, deadline = ext._glue_runs[self.job_run_id]
         if outcome.state == "RUNNING" and deadline is not None and ext.clock.now() >= deadline:
             return "TIMEOUT"
         return outcome.state
 
-    def as_dict(self):  # noqa: ANN001
+    def as_dict(self: FakeJobRun) -> dict[str, Any]:
         result = original_as_dict(self)
         if self.job_run_id in ext._glue_runs:
             outcome, started, _ = ext._glue_runs[self.job_run_id]
@@ -228,7 +247,13 @@ def _glue_patches(ext: Extensions) -> list[Any]:
 
     original_pattern = StateTaskServiceGlue._eval_integration_pattern
 
-    def eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):  # noqa: ANN001
+    def eval_integration_pattern(
+        self: StateTaskServiceGlue,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
         if self.resource.condition != ResourceCondition.Sync:
             return original_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials)
         # moto's shared implementation ends with `callback_endpoint.interrupt_all()`, but .sync has no
@@ -271,7 +296,7 @@ class _SimTime:
 
 
 def _clock_patches(ext: Extensions) -> list[Any]:
-    def wait_interval(self, env, wait_seconds):  # noqa: ANN001
+    def wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
         if env.is_running():
             ext.clock.advance(wait_seconds)
 
@@ -285,20 +310,418 @@ def _clock_patches(ext: Extensions) -> list[Any]:
 # --- 5. Personalize: the local service behind moto's responses ----------------------------------
 
 
+def moto_schema_text(schema_arn: str) -> str | None:
+    """The local service's SchemaLookup: the Avro text moto's CreateSchema stored, None when unknown.
+
+    moto's Personalize backend lives in the same process under `mock_aws` and inside moto server.
+    """
+    from moto.personalize.models import personalize_backends
+
+    parts = schema_arn.split(":")
+    if len(parts) < 6 or not parts[5].startswith("schema/"):
+        return None
+    region, account = parts[3], parts[4]
+    try:
+        schema = personalize_backends[account][region].schemas.get(schema_arn)
+    except KeyError:  # a region moto does not know
+        return None
+    if schema is None:
+        return None
+    text: Any = schema.schema  # moto keeps what CreateSchema received: the Avro JSON string
+    return text if isinstance(text, str) else json.dumps(text)
+
+
 def _personalize_patches(ext: Extensions) -> list[Any]:
-    from recflow.personalize_local.service import LocalPersonalize, PersonalizeError
+    from recflow.personalize_local.errors import PersonalizeError
+    from recflow.personalize_local.responses import PersonalizeResponses, unknown_operation
 
     def responder(action: str) -> Callable[[PersonalizeResponse], str]:
         def respond(self: PersonalizeResponse) -> str:
-            service = ext.personalize(self.current_account, self.region)
+            api = PersonalizeResponses(ext.personalize(self.current_account, self.region))
             try:
-                return json.dumps(service.handle(action, json.loads(self.body or "{}")))
+                return json.dumps(api.handle(action, json.loads(self.body or "{}")))
             except PersonalizeError as error:
                 raise JsonRESTError(error.code, error.message) from error
 
         return respond
 
+    original_call_action = PersonalizeResponse.call_action
+
+    def call_action(self: PersonalizeResponse) -> Any:
+        # moto raises NotImplementedError for an action it has no method for, which moto server answers
+        # with an HTML 500 that boto3 retries; AWS answers an unknown operation with a JSON 400.
+        try:
+            return original_call_action(self)
+        except NotImplementedError:
+            error = unknown_operation(self._get_action())
+            raise JsonRESTError(error.code, error.message) from None
+
     return [
-        patch.object(PersonalizeResponse, camelcase_to_underscores(action), responder(action), create=True)
-        for action in LocalPersonalize.ACTIONS
+        patch.object(PersonalizeResponse, "call_action", call_action),
+        *(
+            patch.object(PersonalizeResponse, camelcase_to_underscores(action), responder(action), create=True)
+            for action in PersonalizeResponses.ACTIONS
+        ),
     ]
+
+
+# --- 6. CloudFormation: recflow's deployers by resource type, AWS managed policies -------------
+# moto's CloudFormation (create_stack) resolves intrinsics, Conditions and DependsOn, creates resources
+# lazily in dependency order and answers describe_stacks with Outputs. Its resource classes drop
+# properties the pipeline relies on (a bucket's EventBridge notifications, a role's managed policies, a
+# state machine's DefinitionS3Location), put Lambda functions where a Docker-less moto never looks, and
+# lack the Personalize and Glue types: for those types recflow's deployers answer instead.
+
+# The moto internals this section replaces or writes to.
+CLOUDFORMATION_SEAMS = (
+    "moto.cloudformation.parsing.resource_class_from_type",
+    "moto.iam.models.IAMBackend.managed_policies",
+    "moto.s3.models.FakeBucket.get_permission",
+)
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    """One resource of the stack to create, its intrinsics already resolved by moto."""
+
+    logical_id: str
+    resource_type: str
+    properties: dict[str, Any]
+    generated_name: str  # the physical name CloudFormation makes up when the template names none
+    stack_id: str
+    account_id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What `!Ref` (physical_id) and `!GetAtt` (attributes) answer for a created resource."""
+
+    physical_id: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+Deployer = Callable[[ResourceRequest], Deployed]
+
+
+@dataclass(frozen=True)
+class AwsManagedPolicy:
+    name: str
+    path: str
+    default_version_id: str
+    document: dict[str, Any]
+
+
+class _DeployedResource:
+    """Stands in for a moto CloudFormationModel. Not a subclass: moto builds its type map from the
+    subclasses once (lru_cache), and these must not outlive the deployment."""
+
+    def __init__(self, deployed: Deployed, resource_type: str) -> None:
+        self.deployed = deployed
+        self.type = resource_type
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.deployed.physical_id
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name not in self.deployed.attributes:
+            raise UnformattedGetAttTemplateException()
+        return self.deployed.attributes[attribute_name]
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _resource_class(resource_type: str, deploy: Deployer) -> type:
+    class Resource(_DeployedResource):
+        @staticmethod
+        def cloudformation_type() -> str:
+            return resource_type
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return True  # the deployer knows its attributes; an unknown one fails when it is read
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Resource:
+            request = ResourceRequest(
+                logical_id=kwargs["LogicalId"],
+                resource_type=resource_type,
+                properties=cloudformation_json.get("Properties", {}),
+                generated_name=resource_name,
+                stack_id=kwargs["StackId"],
+                account_id=account_id,
+                region=region_name,
+            )
+            return cls(deploy(request), resource_type)
+
+    return Resource
+
+
+@contextmanager
+def cloudformation_deployers(deployers: Mapping[str, Deployer]) -> Iterator[None]:
+    """While the block runs, moto's CloudFormation creates the `deployers`' types with them."""
+    check_moto()
+    from moto.cloudformation import parsing
+
+    classes = {resource_type: _resource_class(resource_type, deploy) for resource_type, deploy in deployers.items()}
+    original = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        return classes.get(resource_type) or original(resource_type)
+
+    with patch.object(parsing, "resource_class_from_type", resource_class_from_type):
+        yield
+
+
+def add_aws_managed_policies(account_id: str, region: str, policies: Iterable[AwsManagedPolicy]) -> None:
+    """Make AWS managed policies attachable in moto's IAM without loading all ~1,500 (2 s) of them."""
+    check_moto()
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+    from moto.utilities.utils import get_partition
+
+    backend = iam_backends[account_id][get_partition(region)]
+    for policy in policies:
+        moto_policy = AWSManagedPolicy.from_data(
+            policy.name,
+            account_id,
+            region,
+            {
+                "DefaultVersionId": policy.default_version_id,
+                "Path": policy.path,
+                "Document": policy.document,
+                "CreateDate": "2015-04-09T15:03:43+00:00",
+                "UpdateDate": "2015-04-09T15:03:43+00:00",
+            },
+        )
+        backend.managed_policies.setdefault(moto_policy.arn, moto_policy)
+
+
+@contextmanager
+def bucket_policy_conditions_as_aws() -> Iterator[None]:
+    """Bucket policy statements whose conditions do not hold do not apply, as in IAM.
+
+    moto evaluates a bucket policy without the request's context and, for a statement with a Condition,
+    answers DENIED whenever the condition is not verified, whatever its Effect; so the template's
+    "Deny s3:* unless aws:SecureTransport" would refuse every request. In IAM a condition operator on a key
+    the request does not carry is false (except ...IfExists operators and Null), and a statement whose
+    condition is false does not apply. moto passes no request keys, so conditional statements drop out.
+    """
+    check_moto()
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        applicable = [s for s in statements if _condition_holds(s.get("Condition") or {}, context={})]
+        return IAMPolicy(json.dumps({**document, "Statement": applicable})).is_action_permitted(action, resource)
+
+    with patch.object(FakeBucket, "get_permission", get_permission):
+        yield
+
+
+def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
+    from moto.iam.policy_conditions import TrustRelationShipConditions
+
+    for operator, keys in condition.items():
+        if not operator.endswith("IfExists") and operator != "Null" and any(key not in context for key in keys):
+            return False
+    return all(
+        c.verify_condition([context[k] for k in c.context_keys if k in context])
+        for c in TrustRelationShipConditions(condition)
+    )
+
+
+# --- 7. The moto these extensions are written for ---------------------------------------------------
+# Every moto internal patched, replaced or called above, with the parameters it has in the pinned moto.
+# `check_moto()` runs on entering each entry point (extended_moto, cloudformation_deployers,
+# add_aws_managed_policies, bucket_policy_conditions_as_aws), so an upgrade that moves one fails at once
+# with a sentence naming it, not later inside a state machine run.
+
+MOTO_VERSION = "5.2.1"  # pyproject.toml pins moto to exactly this (tests/unit/offline/test_moto_extensions.py)
+
+
+class MotoMismatch(RuntimeError):
+    """The installed moto is not the one recflow's extensions are written for."""
+
+
+@dataclass(frozen=True)
+class Seam:
+    """One moto internal an extension relies on: `module`'s `attribute` path, and its parameters
+    (`None` for a module attribute that is replaced rather than called)."""
+
+    extension: str
+    module: str
+    attribute: str
+    parameters: str | None
+
+
+MOTO_SEAMS: tuple[Seam, ...] = (
+    Seam(
+        "Lambda in-process invoke",
+        "moto.awslambda_simple.models",
+        "LambdaSimpleBackend.invoke",
+        "(self, function_name, qualifier, body, headers, response_headers)",
+    ),
+    Seam(
+        "EventBridge delivery",
+        "moto.events.models",
+        "Rule.send_to_targets",
+        "(self, original_event, transform_input=True)",
+    ),
+    Seam(
+        "Glue job runs",
+        "moto.glue.models",
+        "FakeJob.start_job_run",
+        "(self, allocated_capacity, max_capacity, timeout, worker_type, security_configuration, "
+        "number_of_workers, notification_property, previous_run_id, arguments)",
+    ),
+    Seam("Glue job runs", "moto.glue.models", "FakeJobRun.status", "(self)"),
+    Seam("Glue job runs", "moto.glue.models", "FakeJobRun.as_dict", "(self)"),
+    Seam(
+        "Glue .sync polling",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+        "StateTaskServiceGlue._eval_integration_pattern",
+        "(self, env, resource_runtime_part, normalised_parameters, state_credentials)",
+    ),
+    Seam(
+        "Glue .sync polling",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+        "StateTaskServiceGlue._build_sync_resolver",
+        "(self, env, resource_runtime_part, normalised_parameters, state_credentials)",
+    ),
+    Seam(
+        "Glue .sync polling",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+        "StateTaskServiceGlue._eval_sync",
+        "(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)",
+    ),
+    Seam(
+        "simulated Wait states",
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+        "WaitFunction._wait_interval",
+        "(self, env, wait_seconds)",
+    ),
+    Seam(
+        "simulated retry intervals", "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time", None
+    ),
+    Seam(
+        "simulated .sync polling",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback",
+        "time",
+        None,
+    ),
+    Seam("local Personalize", "moto.personalize.responses", "PersonalizeResponse.call_action", "(self)"),
+    Seam("local Personalize schemas", "moto.personalize.models", "personalize_backends", None),
+    Seam(
+        "CloudFormation deployers",
+        "moto.cloudformation.parsing",
+        "resource_class_from_type",
+        "(resource_type)",
+    ),
+    Seam(
+        "CloudFormation deployers",
+        "moto.core.common_models",
+        "CloudFormationModel.create_from_cloudformation_json",
+        "(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)",
+    ),
+    Seam(
+        "AWS managed policies",
+        "moto.iam.models",
+        "AWSManagedPolicy.from_data",
+        "(cls, name, account_id, region_name, data)",
+    ),
+    Seam("AWS managed policies", "moto.iam.models", "iam_backends", None),
+    Seam("bucket policy conditions", "moto.s3.models", "FakeBucket.get_permission", "(self, action, resource)"),
+    Seam(
+        "bucket policy conditions",
+        "moto.iam.access_control",
+        "IAMPolicy.is_action_permitted",
+        "(self, action, resource='*', principal=None, incoming_condition_values=None)",
+    ),
+    Seam(
+        "bucket policy conditions",
+        "moto.iam.policy_conditions",
+        "TrustRelationShipConditions.__init__",
+        "(self, conditions)",
+    ),
+    Seam(
+        "bucket policy conditions",
+        "moto.iam.policy_conditions",
+        "TrustCondition.verify_condition",
+        "(self, actual_values)",
+    ),
+)
+
+
+@functools.cache
+def check_moto() -> None:
+    """Raise MotoMismatch unless moto is the one pinned. Checked once per process, on the first entry,
+    before any patch is in place (a patched attribute would show recflow's parameters, not moto's)."""
+    problem = moto_mismatch()
+    if problem is not None:
+        raise MotoMismatch(problem)
+
+
+def moto_mismatch() -> str | None:
+    """One sentence naming the first seam that moved (or else the version that differs), None when none."""
+    installed = importlib.metadata.version("moto")
+    for seam in MOTO_SEAMS:
+        found = _parameters_in_moto(seam)
+        if found != seam.parameters:
+            expected = f"{seam.attribute}{seam.parameters or ''}"
+            has = f"{seam.attribute}{found}" if found else f"no {seam.module}.{seam.attribute}"
+            return (
+                f"recflow's moto extension '{seam.extension}' expects moto {MOTO_VERSION}'s {expected}; "
+                f"moto {installed} has {has}; pin moto=={MOTO_VERSION}."
+            )
+    if installed != MOTO_VERSION:
+        return (
+            f"recflow's moto extensions are written for moto {MOTO_VERSION}, but moto {installed} is installed; "
+            f"pin moto=={MOTO_VERSION}."
+        )
+    return None
+
+
+_MISSING = object()
+
+
+def _parameters_in_moto(seam: Seam) -> str | None:
+    """The seam's parameters in the installed moto ("" when it is missing, None for a plain attribute)."""
+    try:
+        target: Any = importlib.import_module(seam.module)
+    except ImportError:
+        return ""
+    for name in seam.attribute.split("."):
+        # Class attributes as written: a property stays a property, a staticmethod a staticmethod.
+        owner = target
+        target = inspect.getattr_static(owner, name, _MISSING)
+        if target is _MISSING:
+            return ""
+    if seam.parameters is None:
+        return None
+    if isinstance(target, property) and target.fget is not None:
+        target = target.fget
+    if isinstance(target, staticmethod | classmethod):
+        target = target.__func__
+    if not callable(target):
+        return ""
+    signature = inspect.signature(target)
+    bare = signature.replace(
+        parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
+        return_annotation=inspect.Signature.empty,
+    )
+    return str(bare)

@@ -1,39 +1,41 @@
 """Runs the real pipeline on this machine: template.yaml deployed into moto, the state machine executed
 by moto, the handlers in-process, the Glue transform on DuckDB and Personalize served locally.
 
-The run starts the way it does on AWS: the raw file is put under raw/ and the template's EventBridge
-rule invokes the start_run function, which starts the execution.
+The stack is deployed from template.yaml as CloudFormation would deploy it (recflow/offline/stack.py), and
+the run finds its bucket and state machine in the stack's Outputs. The run starts the way it does on AWS:
+the raw file is put under raw/ and the template's EventBridge rule invokes the start_run function, which
+starts the execution.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-import zipfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from recflow_lambda.clients import clear_clients
 
 from recflow.offline import lake
 from recflow.offline.clock import SimClock
 from recflow.offline.environ import environment
 from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import Extensions, extended_moto
+from recflow.offline.moto_extensions import Extensions, bucket_policy_conditions_as_aws, extended_moto
+from recflow.offline.stack import TEMPLATE, deploy_stack
 from recflow.offline.summary import Summary, build_summary
 from recflow.offline.template import ACCOUNT_ID, REGION, Template
-from recflow.personalize_local.service import LocalPersonalize
+from recflow.personalize_local.backend import backend_factory
 from recflow.personalize_local.settings import PHASES as JOB_PHASES
 from recflow.personalize_local.settings import LocalSettings
+from recflow.personalize_local.trainer import default_trainer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("etl", "import", "train", "batch")
 OUTCOMES = ("fail", "stop", "stall", "throttle")
 STACK_NAME = "recflow"
@@ -60,32 +62,35 @@ class RunRequest:
 def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -> Summary:
     """Run the pipeline once; returns the summary also written to <lake>/runs/<run-id>/summary.json."""
     _check(request)
-    template = Template(PROJECT_ROOT / "template.yaml", _parameters(request), stack_name=STACK_NAME)
+    template = Template(TEMPLATE, _parameters(request))  # bad parameters fail before any setup
     clock = SimClock(scale=request.time_scale)
-    bucket = template.physical_id("DataBucket")
     started = time.perf_counter()
     with _offline_environment(), mock_aws(config=_MOTO_CONFIG):
         clear_clients()  # the handlers' cached boto3 clients must be made inside this mock
         glue = GlueLocal(clock, fault=request.faults.get("etl"))
-        settings = LocalSettings(
-            job_seconds=request.job_seconds,
-            faults={p: o for p, o in request.faults.items() if p != "etl"},
+        # Validated by _check; pydantic checks the phase and fault names once more.
+        settings = LocalSettings.model_validate(
+            {"job_seconds": request.job_seconds, "faults": {p: o for p, o in request.faults.items() if p != "etl"}}
         )
-        with extended_moto(
-            clock,
-            glue.run,
-            lambda account, region: LocalPersonalize(account, region, clock, _s3, settings),
-            glue_start_throttles=2 if request.faults.get("etl") == "throttle" else 0,
-        ) as ext:
-            _deploy(template, clock)
+        with (
+            extended_moto(
+                clock,
+                glue.run,
+                backend_factory(clock, _s3, default_trainer(), settings),
+                glue_start_throttles=2 if request.faults.get("etl") == "throttle" else 0,
+            ) as ext,
+            bucket_policy_conditions_as_aws(),
+        ):
             s3 = _s3()
-            lake.upload(s3, bucket, lake.lake_objects(request.lake))
-            in_lake = lake.etags(s3, bucket)
+            stack = deploy_stack(STACK_NAME, template, clock, s3)
+            bucket, state_machine = stack.output("DataBucketName"), stack.output("StateMachineArn")
             *inputs, (trigger_key, trigger_path) = _stage_inputs(request)
-            lake.upload(s3, bucket, inputs)
-            _create_trigger(template)
+            with _rules_paused():  # on AWS the lake and the other inputs are in the bucket before the upload
+                lake.upload(s3, bucket, lake.lake_objects(request.lake))
+                in_lake = lake.etags(s3, bucket)
+                lake.upload(s3, bucket, inputs)
             s3.upload_file(str(trigger_path), bucket, trigger_key)  # the upload that starts the run
-            execution_arn = _started_execution(template, ext)
+            execution_arn = _started_execution(state_machine, ext)
             history = _follow(execution_arn, on_state)
             written = lake.download_new(s3, bucket, request.lake, in_lake)
             summary = build_summary(
@@ -140,9 +145,9 @@ def _stage_inputs(request: RunRequest) -> list[tuple[str, Path]]:
     return users + [(f"raw/{path.name}", path) for path in request.raw_files]
 
 
-# --- deployment of template.yaml into moto ---------------------------------------------------------
+# --- the offline AWS the run happens in --------------------------------------------------------------
 
-_MOTO_CONFIG = {
+_MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -173,82 +178,18 @@ def _sfn() -> Any:
     return boto3.client("stepfunctions", region_name=REGION)
 
 
-def _deploy(template: Template, clock: SimClock) -> None:
-    """Create what template.yaml declares, under the names `Template` resolves references to."""
-    iam = boto3.client("iam", region_name=REGION)
-    role_arn = iam.create_role(RoleName="recflow-offline", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-
-    s3 = _s3()
-    bucket = template.physical_id("DataBucket")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-    boto3.client("sns", region_name=REGION).create_topic(Name=template.physical_id("NotificationTopic").rsplit(":")[-1])
-    _deploy_personalize(template, clock)
-
-    glue = boto3.client("glue", region_name=REGION)
-    job = template.glue_job()
-    glue.create_job(
-        Name=job["Name"],
-        Role=job["Role"],
-        Command=job["Command"],
-        DefaultArguments=job["DefaultArguments"],
-        Timeout=job["Timeout"],
-        ExecutionProperty=job["ExecutionProperty"],
-    )
-
-    lam = boto3.client("lambda", region_name=REGION)
-    for fn in template.functions():
-        lam.create_function(
-            FunctionName=template.physical_id(fn.logical_id),
-            Runtime="python3.12",
-            Role=role_arn,
-            Handler=fn.handler,
-            Code={"ZipFile": _EMPTY_ZIP},
-            Environment={"Variables": fn.environment},
-            MemorySize=fn.memory_size,
-            Timeout=fn.timeout,
-        )
-
-    _sfn().create_state_machine(
-        name=template.arn("PipelineStateMachine").rsplit(":", 1)[1],
-        definition=template.state_machine_definition(),
-        roleArn=role_arn,
-    )
-
-
-def _deploy_personalize(template: Template, clock: SimClock) -> None:
-    personalize = boto3.client("personalize", region_name=REGION)
-    resolved = {lid: template.resolve(template.resources[lid]["Properties"]) for lid in template.resources}
-    group_arn = personalize.create_dataset_group(name=resolved["DatasetGroup"]["Name"])["datasetGroupArn"]
-    while personalize.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] != "ACTIVE":
-        clock.advance(5)  # CloudFormation waits for the dataset group before creating the dataset
-    schema = resolved["InteractionsSchema"]
-    personalize.create_schema(name=schema["Name"], schema=schema["Schema"])
-    dataset = resolved["InteractionsDataset"]
-    personalize.create_dataset(
-        name=dataset["Name"],
-        datasetType=dataset["DatasetType"],
-        datasetGroupArn=dataset["DatasetGroupArn"],
-        schemaArn=dataset["SchemaArn"],
-    )
-    solution = resolved["Solution"]
-    from recflow_lambda.solution import ensure_solution  # what the custom resource does on Create
-
-    ensure_solution(
-        name=solution["Name"],
-        dataset_group_arn=solution["DatasetGroupArn"],
-        recipe_arn=solution["RecipeArn"],
-        wait=lambda: clock.advance(5),
-    )
-
-
-def _create_trigger(template: Template) -> None:
+@contextmanager
+def _rules_paused() -> Iterator[None]:
+    """Disable the stack's enabled EventBridge rules for the block: what it puts in S3 starts no run."""
     events = boto3.client("events", region_name=REGION)
-    for function_id, event_name, pattern in template.event_rules():
-        rule = f"{STACK_NAME}-{function_id}-{event_name}"
-        events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-        events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": template.arn(function_id)}])
+    enabled = [rule["Name"] for rule in events.list_rules()["Rules"] if rule["State"] == "ENABLED"]
+    for name in enabled:
+        events.disable_rule(Name=name)
+    try:
+        yield
+    finally:
+        for name in enabled:
+            events.enable_rule(Name=name)
 
 
 def _etl_report(lake_dir: Path, run_id: str) -> dict[str, Any] | None:
@@ -256,13 +197,14 @@ def _etl_report(lake_dir: Path, run_id: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _started_execution(template: Template, ext: Extensions) -> str:
+def _started_execution(state_machine_arn: str, ext: Extensions) -> str:
     if ext.trigger_errors:
         raise OfflineRunError(f"the upload did not start a run: {ext.trigger_errors[-1]}")
-    executions = _sfn().list_executions(stateMachineArn=template.arn("PipelineStateMachine"))["executions"]
+    executions = _sfn().list_executions(stateMachineArn=state_machine_arn)["executions"]
     if not executions:
         raise OfflineRunError("the upload did not start a run: the EventBridge rule matched no raw/ object")
-    return max(executions, key=lambda e: e["startDate"])["executionArn"]
+    arn: str = max(executions, key=lambda e: e["startDate"])["executionArn"]
+    return arn
 
 
 def _follow(execution_arn: str, on_state: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -289,7 +231,8 @@ def _report_new_states(sfn: Any, execution_arn: str, seen: int, on_state: Callab
     for event in sorted(new, key=lambda e: e["id"]):
         if "stateEnteredEventDetails" in event:
             on_state(event["stateEnteredEventDetails"]["name"])
-    return max([seen, *(event["id"] for event in new)])
+    last: int = max([seen, *(event["id"] for event in new)])
+    return last
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -297,13 +240,3 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
         events += page["events"]
     return events
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "offline: the handler runs in-process from functions/")
-    return buffer.getvalue()
-
-
-_EMPTY_ZIP = _zip()

@@ -8,13 +8,54 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from recflow_lambda.failures import readable_cause
+from recflow_lambda.naming import Phase as JobPhase
+from recflow_lambda.naming import RunPhase
 
 from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
-from recflow.personalize_local.service import LocalPersonalize
+from recflow.personalize_local.backend import PersonalizeBackend
 
-# Where the state machine keeps each Personalize phase's JobState.
-JOB_PATHS = {"import": "import", "train": "training", "batch": "batch"}
+# Where the state machine keeps each Personalize phase's JobState, and the state that checks it.
+JOB_PATHS: dict[JobPhase, str] = {"import": "import", "train": "training", "batch": "batch"}
+JOB_CHECK_STATES: dict[JobPhase, str] = {
+    "import": "Check import status",
+    "train": "Check training status",
+    "batch": "Check batch status",
+}
+# The run phase of every state of statemachine/pipeline.asl.json (tests/unit/test_contracts.py checks it).
+STATE_PHASES: dict[str, RunPhase] = {
+    "Transform raw interactions": "etl",
+    "Did the ETL succeed?": "etl",
+    "ETL did not succeed": "etl",
+    "ETL job failed": "etl",
+    "ETL failed": "etl",
+    "Check data": "data",
+    "Prepare batch input": "data",
+    "Data check failed": "data",
+    "Start import": "import",
+    "Check import status": "import",
+    "Is the import done?": "import",
+    "Wait for the import": "import",
+    "Import failed": "import",
+    "Start training": "train",
+    "Check training status": "train",
+    "Is training done?": "train",
+    "Wait for training": "train",
+    "Training failed": "train",
+    "Start batch recommendations": "batch",
+    "Check batch status": "batch",
+    "Are recommendations ready?": "batch",
+    "Wait for recommendations": "batch",
+    "Batch failed": "batch",
+    "Finish run": "finish",
+    "Finish failed": "finish",
+    "Run succeeded": "finish",
+    # Failure handling after any phase is counted with finishing the run.
+    "Is it a Step Functions error?": "finish",
+    "Name the Step Functions error": "finish",
+    "Notify failure": "finish",
+    "Run failed": "finish",
+}
 
 
 class Phase(BaseModel):
@@ -51,7 +92,7 @@ def build_summary(
     execution: dict[str, Any],
     wall_seconds: float,
     glue: GlueLocal,
-    personalize: LocalPersonalize,
+    personalize: PersonalizeBackend,
     lake_keys: list[str],
     etl_report: dict[str, Any] | None = None,
 ) -> Summary:
@@ -60,38 +101,44 @@ def build_summary(
     for output in exits:  # the newest value of each path the state machine keeps
         if isinstance(output, dict):
             latest.update({k: v for k, v in output.items() if v is not None})
-    failure = next((e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e), {})
+    failure: dict[str, Any] = next(
+        (e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e), {}
+    )
     return Summary(
         run_id=execution["name"],
         status=execution["status"],
         wall_seconds=round(wall_seconds, 2),
         state_transitions=sum("stateEnteredEventDetails" in e for e in history),
-        phases={"etl": _etl_phase(glue), **_job_phases(latest, personalize)},
+        phases={"etl": _etl_phase(glue), **_job_phases(latest, personalize.job_records(), polls_by_phase(history))},
         counts=latest.get("data") or etl_report or {},  # a failed data check still has the ETL's counts
         metrics=(latest.get("result") or {}).get("metrics", {}),
-        failed_phase=latest.get("failed_phase"),
+        failed_phase=(latest.get("failed") or {}).get("phase"),
         error=failure.get("error"),
         cause=readable_cause(failure["cause"]) if failure.get("cause") else None,
         recommendations=sorted(k for k in lake_keys if k.startswith("recommendations/") and k.endswith(".out")),
         execution_arn=execution["executionArn"],
-        phase_wall_seconds=_wall_seconds_by_phase(history),
+        phase_wall_seconds=wall_seconds_by_phase(history),
     )
 
 
-# State names mention their phase; the first match wins ("Prepare batch input" is data preparation).
-_PHASE_WORDS = (
-    ("etl", "etl"),
-    ("transform", "etl"),
-    ("data", "data"),
-    ("batch input", "data"),
-    ("import", "import"),
-    ("training", "train"),
-    ("batch", "batch"),
-    ("recommendations", "batch"),
-)
+def phase_of_state(name: str) -> RunPhase:
+    """The run phase of a state of the state machine; an unknown state is an error, never a guess."""
+    try:
+        return STATE_PHASES[name]
+    except KeyError:
+        raise ValueError(
+            f"The state machine entered state {name!r}, which recflow.offline.summary.STATE_PHASES does not map "
+            "to a run phase; add it there."
+        ) from None
 
 
-def _wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
+def polls_by_phase(history: list[dict[str, Any]]) -> dict[JobPhase, int]:
+    """How often each job's status was checked: the entries into its check state (a failing check raises)."""
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e.get("type") == "TaskStateEntered"]
+    return {phase: entered.count(state) for phase, state in JOB_CHECK_STATES.items()}
+
+
+def wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
     totals: dict[str, float] = {}
     entered: dict[str, Any] = {}
     for event in history:
@@ -99,7 +146,7 @@ def _wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
             entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
         elif "stateExitedEventDetails" in event:
             name = event["stateExitedEventDetails"]["name"]
-            phase = next((p for word, p in _PHASE_WORDS if word in name.lower()), "finish")
+            phase = phase_of_state(name)
             seconds = (event["timestamp"] - entered.pop(name, event["timestamp"])).total_seconds()
             totals[phase] = round(totals.get(phase, 0.0) + seconds, 3)
     return totals
@@ -119,18 +166,23 @@ def _etl_phase(glue: GlueLocal) -> Phase:
     )
 
 
-def _job_phases(latest: dict[str, Any], personalize: LocalPersonalize) -> dict[str, Phase]:
-    durations = {job["arn"]: job.get("job_seconds") for job in personalize.job_records()}
-    phases = {}
+def _job_phases(
+    latest: dict[str, Any], job_records: list[dict[str, Any]], polls: dict[JobPhase, int]
+) -> dict[str, Phase]:
+    """Each job's phase: its last JobState in the state machine, with the status Personalize ended it in."""
+    records = {record["arn"]: record for record in job_records}
+    phases: dict[str, Phase] = {}
     for phase, path in JOB_PATHS.items():
         job = latest.get(path)
         if not isinstance(job, dict) or "arn" not in job:
             phases[phase] = Phase()
             continue
+        record = records.get(job["arn"], {})
         phases[phase] = Phase(
-            status=job["status"],
-            job_seconds=durations.get(job["arn"]),
+            # A check that finds the job failed raises, so the state machine's last JobState may be older.
+            status=record.get("status") or job["status"],
+            job_seconds=record.get("job_seconds"),
             detected_after_seconds=job["waited_seconds"],
-            polls=job["polls"],
+            polls=polls[phase],
         )
     return phases

@@ -7,6 +7,7 @@ users it was not trained on, which is how Personalize computes its offline metri
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,7 +71,16 @@ class ItemKnn:
         else:
             similarity = (co_users @ self.x).toarray()
         similarity = np.asarray(similarity, dtype=np.float32)
-        return similarity * self.inverse_norms + self._TIE_BREAK * self.popularity
+        scores: np.ndarray = similarity * self.inverse_norms + self._TIE_BREAK * self.popularity
+        return scores
+
+
+class FactorModel(Protocol):
+    """What scoring uses of implicit's AlternatingLeastSquares (the package ships no type hints)."""
+
+    item_factors: np.ndarray
+
+    def recalculate_user(self, userid: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ class Als:
     least-squares step), so users outside the training data are scored the same way.
     """
 
-    model: object  # implicit.cpu.als.AlternatingLeastSquares
+    model: FactorModel  # implicit.cpu.als.AlternatingLeastSquares
 
     proportional = False
 

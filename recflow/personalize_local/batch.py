@@ -12,7 +12,6 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from recflow.personalize_local.recommender import TrainedModel
 
@@ -22,8 +21,8 @@ MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
 
 @dataclass(frozen=True)
 class _Request:
-    echo: Any  # what goes into "input"
-    key: str | None
+    echo: object  # what goes into "input": the parsed JSON value, or the raw text
+    key: str | None  # None exactly when `error` says why the line is unusable
     error: str | None
 
 
@@ -32,7 +31,7 @@ def batch_output_lines(model: TrainedModel, input_lines: Iterable[str], num_resu
     lines = iter(input_lines)
     while block := list(itertools.islice(lines, BLOCK_LINES)):
         requests = [_parse(line, model.query_key) for line in block]
-        keys = [request.key for request in requests if request.error is None]
+        keys = [request.key for request in requests if request.key is not None]
         answers = iter(model.recommend(keys, num_results) if keys else [])
         for request in requests:
             if request.error is not None:
@@ -62,6 +61,6 @@ def _parse(line: str, field: str) -> _Request:
     return _Request(record, value, None)
 
 
-def _output_line(echo: Any, output: dict | None, error: str | None) -> str:
+def _output_line(echo: object, output: dict[str, list[str] | list[float]] | None, error: str | None) -> str:
     record = {"input": echo, "output": output, "error": error}
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)

@@ -18,6 +18,7 @@ Everything is float32: ranking needs no more precision, and float32 halves memor
 """
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,8 @@ class SpectralEase:
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         projected = _product(history, self.y_t) * self.weights
-        return (projected @ self.y_t.T) * self.inverse_diagonal
+        scores: np.ndarray = (projected @ self.y_t.T) * self.inverse_diagonal
+        return scores
 
 
 @dataclass(frozen=True)
@@ -112,19 +114,21 @@ class GramBasis:
         return GramEase(b)
 
 
-def _one_blas_thread():
+def _one_blas_thread() -> AbstractContextManager[object]:
     """For LAPACK factorisations (eigh, Cholesky inverse): long chains of small steps, where OpenBLAS
     threads spin-wait between steps. Measured on 2 cores: with one other busy process, 2 threads
     made a 5,000 Cholesky inverse 6x slower (7-10 s vs 1.2-1.7 s) and a 2,100 eigh 30x slower;
     on an idle machine they gained only ~1.6x. Matrix products keep every thread."""
-    return threadpool_limits(1, "blas")
+    limits: AbstractContextManager[object] = threadpool_limits(1, "blas")
+    return limits
 
 
 def _product(history: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
     """history @ dense. Above ~1% density a dense copy of the history block and one BLAS call beat
     scipy's single-threaded sparse product, despite doing ~100x the arithmetic."""
     if history.nnz > _DENSE_HISTORY_SHARE * history.shape[0] * history.shape[1]:
-        return history.toarray() @ dense
+        product: np.ndarray = history.toarray() @ dense
+        return product
     return np.asarray(history @ dense, dtype=np.float32)
 
 

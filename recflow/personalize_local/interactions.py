@@ -11,12 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from recflow_lambda.minimums import MIN_IMPORT_RECORDS, MIN_TRAINING_INTERACTIONS, MIN_TRAINING_USERS
 
 from recflow.personalize_local.schema import DatasetSchema, SchemaField
 
-MIN_IMPORT_RECORDS = 1000
-MIN_TRAINING_INTERACTIONS = 1000
-MIN_TRAINING_USERS = 25  # users with at least 2 interactions each
 MAX_ID_LENGTH = 256
 
 # 10**11 seconds is the year 5138, while 10**11 milliseconds is March 1973: any realistic
@@ -61,8 +59,8 @@ class Interactions:
         """Personalize keeps one of several events with the same timestamp and identical properties."""
         if len(self) == 0:
             return self
-        names = list(self.columns)
-        records = np.rec.fromarrays([self.columns[name] for name in names], names=names)
+        fields = [(name, column.dtype) for name, column in self.columns.items()]
+        records = np.rec.fromarrays(list(self.columns.values()), dtype=fields)
         _, first = np.unique(records, return_index=True)
         if len(first) == len(self):
             return self

@@ -64,18 +64,21 @@ def hit_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
 
 
 def precision_at(hits: np.ndarray, k: int) -> np.ndarray:
-    return hits[:, :k].sum(axis=1) / k
+    precision: np.ndarray = hits[:, :k].sum(axis=1) / k
+    return precision
 
 
 def recall_at(hits: np.ndarray, relevant_counts: np.ndarray, k: int) -> np.ndarray:
-    return hits[:, :k].sum(axis=1) / relevant_counts
+    recall: np.ndarray = hits[:, :k].sum(axis=1) / relevant_counts
+    return recall
 
 
 def ndcg_at(hits: np.ndarray, relevant_counts: np.ndarray, k: int) -> np.ndarray:
     discounts = 1.0 / np.log2(np.arange(2, k + 2))  # 1/log(1 + position); the base cancels out
     gains = (hits[:, :k] * discounts[: hits[:, :k].shape[1]]).sum(axis=1)
     ideal = np.cumsum(discounts)[np.minimum(relevant_counts, k) - 1]
-    return gains / ideal
+    ndcg: np.ndarray = gains / ideal
+    return ndcg
 
 
 def reciprocal_rank_at(hits: np.ndarray, k: int) -> np.ndarray:

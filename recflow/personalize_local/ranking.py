@@ -67,10 +67,12 @@ def softmax_scores(scores: np.ndarray, top_values: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         exponent = (scores - peak) / temperature.astype(np.float32)
         total = np.exp(exponent, out=exponent).sum(axis=1, keepdims=True, dtype=np.float64)
-        return np.exp((top_values.astype(np.float64) - peak) / temperature) / total
+        probabilities: np.ndarray = np.exp((top_values.astype(np.float64) - peak) / temperature) / total
+        return probabilities
 
 
 def proportional_scores(scores: np.ndarray, top_values: np.ndarray) -> np.ndarray:
     """Each top value divided by the sum over the row's rankable items (scores are counts >= 0)."""
     total = np.where(np.isfinite(scores), scores, 0.0).sum(axis=1, keepdims=True, dtype=np.float64)
-    return top_values.astype(np.float64) / np.where(total > 0, total, 1.0)
+    shares: np.ndarray = top_values.astype(np.float64) / np.where(total > 0, total, 1.0)
+    return shares

@@ -98,10 +98,11 @@ class TrainedModel:
             lists = self._rank(self._histories(codes[positions]), self.scorer, num_results)
             for position, result in zip(positions, lists, strict=True):
                 results[position] = result
-        if len(known) < len(codes):
-            (cold,) = self._rank(sp.csr_matrix((1, len(self.item_ids)), dtype=np.float32), self.popularity, num_results)
-            results = [cold if result is None else result for result in results]
-        return results
+        if len(known) == len(codes):
+            return [result for result in results if result is not None]  # every key was filled above
+        no_history = sp.csr_matrix(np.zeros((1, len(self.item_ids)), dtype=np.float32))
+        (cold,) = self._rank(no_history, self.popularity, num_results)
+        return [cold if result is None else result for result in results]
 
     def _histories(self, codes: np.ndarray) -> sp.csr_matrix:
         if self.query_key == "itemId":
@@ -290,6 +291,8 @@ def _ease_basis(matrix: sp.csr_matrix) -> SpectralBasis | GramBasis:
 
 def _fit(algorithm: str, matrix: sp.csr_matrix, penalty: float | None, seed: int) -> Scorer:
     if algorithm == "ease":
+        if penalty is None:
+            raise ValueError("EASE needs its penalty λ (choose it with _choose_penalty first)")
         return _ease_basis(matrix).model(penalty)
     if algorithm == "als":
         return Als.fit(matrix, seed)

@@ -1,4 +1,8 @@
-"""The local service's resources and jobs, and how their status follows the simulated clock."""
+"""The local service's resources and jobs: how their status follows the simulated clock, and the
+API bodies that describe them (`to_dict` for Describe*, `summary` for List*).
+
+Bodies leave out unset members, as the API does.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +20,11 @@ CREATE_FAILED = "CREATE FAILED"
 CREATE_STOPPED = "CREATE STOPPED"
 
 
+def compact(body: dict[str, Any]) -> dict[str, Any]:
+    """Leave out unset members, as the API does."""
+    return {key: value for key, value in body.items() if value is not None}
+
+
 @dataclass(kw_only=True)
 class Resource:
     """A dataset group, dataset or solution: CREATE PENDING until `active_at`, then ACTIVE."""
@@ -31,12 +40,21 @@ class Resource:
     def updated(self, now: float) -> float:
         return self.active_at if now >= self.active_at else self.created
 
+    def times(self, now: float) -> dict[str, Any]:
+        return {"status": self.status(now), "creationDateTime": self.created, "lastUpdatedDateTime": self.updated(now)}
+
 
 @dataclass(kw_only=True)
 class DatasetGroup(Resource):
     role_arn: str | None = None
     kms_key_arn: str | None = None
     domain: str | None = None
+
+    def summary(self, now: float) -> dict[str, Any]:
+        return compact({"name": self.name, "datasetGroupArn": self.arn, **self.times(now), "domain": self.domain})
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        return self.summary(now) | compact({"roleArn": self.role_arn, "kmsKeyArn": self.kms_key_arn})
 
 
 @dataclass(kw_only=True)
@@ -46,18 +64,51 @@ class Dataset(Resource):
     schema: DatasetSchema
     interactions: Interactions | None = None  # replaced (never mutated) by each import
 
+    def summary(self, now: float) -> dict[str, Any]:
+        return {"name": self.name, "datasetArn": self.arn, "datasetType": self.dataset_type, **self.times(now)}
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        return self.summary(now) | {"datasetGroupArn": self.dataset_group_arn, "schemaArn": self.schema.arn}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolutionOptions:
+    """CreateSolution members the local service reports back but does not act on."""
+
+    perform_hpo: bool = False
+    # Personalize's default: without performAutoTraining=false a solution retrains (and bills) every
+    # 7 days. The local service reports the setting; it does not schedule retraining.
+    perform_auto_training: bool = True
+    perform_incremental_update: bool | None = None
+    event_type: str | None = None
+    solution_config: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "performHPO": self.perform_hpo,
+            "performAutoTraining": self.perform_auto_training,
+            "performIncrementalUpdate": self.perform_incremental_update,
+            "eventType": self.event_type,
+            "solutionConfig": self.solution_config,
+        }
+
 
 @dataclass(kw_only=True)
 class Solution(Resource):
     dataset_group_arn: str
     recipe_arn: str
-    perform_hpo: bool
-    perform_auto_ml: bool
-    perform_auto_training: bool
-    perform_incremental_update: bool | None
-    event_type: str | None
-    solution_config: dict[str, Any] | None
+    options: SolutionOptions
     versions_created: int = 0
+
+    def summary(self, now: float) -> dict[str, Any]:
+        return {"name": self.name, "solutionArn": self.arn, **self.times(now), "recipeArn": self.recipe_arn}
+
+    def to_dict(self, now: float, latest: "SolutionVersion | None") -> dict[str, Any]:
+        """DescribeSolution's body; `latest` is the newest solution version, if any."""
+        body = self.summary(now) | {"datasetGroupArn": self.dataset_group_arn, "performAutoML": False}
+        body |= self.options.to_dict()
+        body["latestSolutionVersion"] = latest.summary(now) if latest is not None else None
+        return compact(body)
 
 
 @dataclass(kw_only=True)
@@ -92,6 +143,14 @@ class Job:
         if self.final_status is not None:
             return self.due
         return self.created if now < self.started else self.started
+
+    def times(self, now: float) -> dict[str, Any]:
+        return {
+            "status": self.status(now),
+            "creationDateTime": self.created,
+            "lastUpdatedDateTime": self.updated(now),
+            "failureReason": self.failure_reason,
+        }
 
     def is_due(self, now: float) -> bool:
         return self.final_status is None and self.fault != "stall" and now >= self.due
@@ -129,13 +188,44 @@ class ImportJob(Job):
     role_arn: str | None
     publish_attribution_metrics: bool | None
 
+    def summary(self, now: float) -> dict[str, Any]:
+        body = self.times(now) | {"jobName": self.name, "datasetImportJobArn": self.arn, "importMode": self.import_mode}
+        return compact(body)
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        body = self.summary(now) | {
+            "datasetArn": self.dataset.arn,
+            "dataSource": {"dataLocation": self.data_location},
+            "roleArn": self.role_arn,
+            "publishAttributionMetricsToS3": self.publish_attribution_metrics,
+        }
+        return compact(body)
+
 
 @dataclass(kw_only=True)
 class SolutionVersion(Job):
     solution: Solution
     training_mode: str
     training_data: Interactions  # what the dataset held when the version was created
-    model: Any = None  # recommender.TrainedModel once ACTIVE
+    model: Any = None  # the trainer's model once ACTIVE
+
+    def summary(self, now: float) -> dict[str, Any]:
+        body = self.times(now) | {
+            "solutionVersionArn": self.arn,
+            "trainingMode": self.training_mode,
+            "trainingType": "MANUAL",
+        }
+        return compact(body)
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        solution = self.solution
+        body = self.summary(now) | {"name": self.name, "solutionArn": solution.arn, "performAutoML": False}
+        body |= {"recipeArn": solution.recipe_arn, "datasetGroupArn": solution.dataset_group_arn}
+        body |= solution.options.to_dict()
+        del body["performAutoTraining"]  # DescribeSolutionVersion does not report it
+        if self.final_status == ACTIVE:
+            body["trainingHours"] = round((self.due - self.started) / 3600, 6)
+        return compact(body)
 
 
 @dataclass(kw_only=True)
@@ -147,6 +237,25 @@ class BatchJob(Job):
     role_arn: str
     job_config: dict[str, Any] | None
     output_keys: list[str] = field(default_factory=list)
+
+    def summary(self, now: float) -> dict[str, Any]:
+        body = self.times(now) | {
+            "jobName": self.name,
+            "batchInferenceJobArn": self.arn,
+            "solutionVersionArn": self.version.arn,
+            "batchInferenceJobMode": "BATCH_INFERENCE",
+        }
+        return compact(body)
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        body = self.summary(now) | {
+            "numResults": self.num_results,
+            "jobInput": {"s3DataSource": {"path": self.input_path}},
+            "jobOutput": {"s3DataDestination": {"path": self.output_path}},
+            "batchInferenceJobConfig": self.job_config,
+            "roleArn": self.role_arn,
+        }
+        return compact(body)
 
 
 class JobRecord(BaseModel):

@@ -48,7 +48,7 @@ def object_keys(s3: Any, location: S3Uri, suffix: str) -> list[str]:
 
 def read_text(s3: Any, bucket: str, key: str) -> str:
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         raise S3Problem(f"Could not read s3://{bucket}/{key}: {_describe(exc)}.") from exc
     try:

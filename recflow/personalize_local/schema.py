@@ -1,16 +1,18 @@
 """Dataset schemas: moto implements the schema API, so the local service reads schemas from moto.
 
-CreateSchema/DescribeSchema stay moto's own. A dataset's schema ARN is looked up in moto's
-Personalize backend of the account and region named in the ARN, which holds the Avro JSON string
-exactly as CreateSchema received it. That backend lives in the same process both under `mock_aws`
-and inside moto server, which is where the local service runs.
+CreateSchema/DescribeSchema stay moto's own. The local service is given a `SchemaLookup` (offline:
+recflow/offline/moto_extensions.py reads moto's Personalize backend) that answers a schema ARN with
+the Avro JSON string exactly as CreateSchema received it, or None when there is no such schema.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from recflow.personalize_local.errors import invalid_input, not_found
+
+SchemaLookup = Callable[[str], str | None]  # schema ARN -> Avro JSON text, None when unknown
 
 # Fields every Interactions schema must declare (Personalize rejects the dataset otherwise).
 INTERACTIONS_REQUIRED = ("USER_ID", "ITEM_ID", "TIMESTAMP")
@@ -36,9 +38,12 @@ class DatasetSchema:
         return next(field for field in self.fields if field.name == name)
 
 
-def load_schema(schema_arn: str) -> DatasetSchema:
-    """The schema moto stored under `schema_arn`, ResourceNotFoundException when there is none."""
-    return parse_schema(schema_arn, _moto_schema_text(schema_arn))
+def load_schema(schema_arn: str, lookup: SchemaLookup) -> DatasetSchema:
+    """The schema stored under `schema_arn`, ResourceNotFoundException when there is none."""
+    text = lookup(schema_arn)
+    if text is None:
+        raise not_found("schema", schema_arn)
+    return parse_schema(schema_arn, text)
 
 
 def parse_schema(schema_arn: str, text: str) -> DatasetSchema:
@@ -79,20 +84,3 @@ def _field(raw: dict[str, Any]) -> SchemaField:
     if isinstance(kind, dict):  # {"type": "string", "categorical": true} and the like
         kind = kind["type"]
     return SchemaField(name=str(raw["name"]), type=str(kind), nullable=nullable)
-
-
-def _moto_schema_text(schema_arn: str) -> str:
-    # Imported here: moto is only needed when a dataset is created, never when the module loads.
-    from moto.personalize.models import personalize_backends
-
-    parts = schema_arn.split(":")
-    if len(parts) < 6 or not parts[5].startswith("schema/"):
-        raise not_found("schema", schema_arn)
-    region, account = parts[3], parts[4]
-    try:
-        schema = personalize_backends[account][region].schemas.get(schema_arn)
-    except KeyError:  # a region moto does not know
-        schema = None
-    if schema is None:
-        raise not_found("schema", schema_arn)
-    return schema.schema if isinstance(schema.schema, str) else json.dumps(schema.schema)

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Phase = Literal["import", "train", "batch"]
 Fault = Literal["fail", "stop", "stall", "throttle"]
@@ -17,9 +17,15 @@ DEFAULT_JOB_SECONDS: dict[Phase, float] = {"import": 180.0, "train": 600.0, "bat
 # Personalize's default quotas for jobs that are CREATE PENDING or CREATE IN_PROGRESS at once.
 DEFAULT_MAX_ACTIVE_JOBS: dict[Phase, int] = {"import": 5, "train": 20, "batch": 5}
 
+# Per-phase settings: their defaults and the least value allowed.
+_PER_PHASE: dict[str, tuple[dict[Phase, float], float]] = {
+    "job_seconds": (dict(DEFAULT_JOB_SECONDS), 0),
+    "max_active_jobs": (dict(DEFAULT_MAX_ACTIVE_JOBS), 1),
+}
+
 
 class LocalSettings(BaseModel):
-    """Settings of one LocalPersonalize instance (all times are simulated seconds)."""
+    """Settings of one PersonalizeBackend (all times are simulated seconds)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -38,16 +44,11 @@ class LocalSettings(BaseModel):
     seed: int = 0
     """Seed passed to the recommender so training is reproducible."""
 
-    @field_validator("job_seconds")
+    @field_validator("job_seconds", "max_active_jobs")
     @classmethod
-    def _complete_job_seconds(cls, value: dict[Phase, float]) -> dict[Phase, float]:
-        if any(seconds < 0 for seconds in value.values()):
-            raise ValueError("job_seconds must be 0 or more for every phase")
-        return {**DEFAULT_JOB_SECONDS, **value}
-
-    @field_validator("max_active_jobs")
-    @classmethod
-    def _complete_max_active_jobs(cls, value: dict[Phase, int]) -> dict[Phase, int]:
-        if any(limit < 1 for limit in value.values()):
-            raise ValueError("max_active_jobs must be 1 or more for every phase")
-        return {**DEFAULT_MAX_ACTIVE_JOBS, **value}
+    def _complete_per_phase(cls, value: dict[Phase, float], info: ValidationInfo) -> dict[Phase, float]:
+        """Phases left out keep their default."""
+        defaults, minimum = _PER_PHASE[str(info.field_name)]
+        if any(number < minimum for number in value.values()):
+            raise ValueError(f"{info.field_name} must be {minimum} or more for every phase")
+        return {**defaults, **value}

@@ -6,7 +6,6 @@ enum values), so the local service checks everything the model declares.
 """
 
 import re
-from typing import Any
 
 from botocore.model import OperationModel, Shape
 
@@ -26,7 +25,7 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def validate_request(operation: OperationModel, request: Any) -> None:
+def validate_request(operation: OperationModel, request: object) -> None:
     """Raise an error listing every constraint `request` breaks: InvalidInputException where the
     operation declares it (Personalize's choice), else AWS's common ValidationException."""
     problems: list[str] = []
@@ -40,7 +39,7 @@ def validate_request(operation: OperationModel, request: Any) -> None:
         raise PersonalizeError(code, f"{count} validation {noun} detected: " + "; ".join(problems))
 
 
-def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+def _check(shape: Shape, value: object, path: str, problems: list[str]) -> None:
     expected = _PYTHON_TYPES.get(shape.type_name, (object,))
     # bool is an int in Python, but not an integer in the API.
     if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
@@ -48,7 +47,8 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
             f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be of type {shape.type_name}"
         )
         return
-    if shape.type_name == "structure":
+    # The isinstance checks below only narrow for mypy: the type check above already guarantees them.
+    if shape.type_name == "structure" and isinstance(value, dict):
         for name in shape.required_members:
             if value.get(name) is None:
                 problems.append(
@@ -57,16 +57,16 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 _check(member, value[name], _join(path, name), problems)
-    elif shape.type_name == "list":
+    elif shape.type_name == "list" and isinstance(value, list):
         _check_size(shape, len(value), value, path, "length", problems)
         for index, item in enumerate(value):
             _check(shape.member, item, f"{path}.{index + 1}.member", problems)
-    elif shape.type_name == "map":
+    elif shape.type_name == "map" and isinstance(value, dict):
         _check_size(shape, len(value), value, path, "length", problems)
         for key, item in value.items():
             _check(shape.key, key, f"{path}.key", problems)
             _check(shape.value, item, f"{path}.{key}", problems)
-    elif shape.type_name == "string":
+    elif shape.type_name == "string" and isinstance(value, str):
         _check_size(shape, len(value), value, path, "length", problems)
         if shape.enum and value not in shape.enum:
             problems.append(
@@ -79,11 +79,11 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
                 f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must "
                 f"satisfy regular expression pattern: {pattern.pattern}"
             )
-    elif shape.type_name in ("integer", "long", "double", "float"):
+    elif shape.type_name in ("integer", "long", "double", "float") and isinstance(value, int | float):
         _check_size(shape, value, value, path, "value", problems)
 
 
-def _check_size(shape: Shape, size: float, value: Any, path: str, what: str, problems: list[str]) -> None:
+def _check_size(shape: Shape, size: float, value: object, path: str, what: str, problems: list[str]) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     op = "have length" if what == "length" else "be"
     if low is not None and size < low:
@@ -117,7 +117,7 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if isinstance(value, (dict, list)):
         return type(value).__name__
     text = str(value)

@@ -3,7 +3,6 @@
 Each function raises DataError or S3Problem with a sentence that becomes the job's failureReason.
 """
 
-import importlib
 import posixpath
 from typing import Any
 
@@ -16,6 +15,7 @@ from recflow.personalize_local.interactions import (
 )
 from recflow.personalize_local.s3_objects import S3Uri, object_keys, read_text, write_text
 from recflow.personalize_local.schema import DatasetSchema
+from recflow.personalize_local.trainer import TrainedModel, Trainer
 
 
 def read_import(s3: Any, data_location: str, schema: DatasetSchema) -> Interactions:
@@ -36,22 +36,19 @@ def read_import(s3: Any, data_location: str, schema: DatasetSchema) -> Interacti
     return data
 
 
-def train(data: Interactions, dataset_group_arn: str, recipe_arn: str, seed: int) -> Any:
-    """A recommender.TrainedModel, after Personalize's minimum-data checks."""
+def train(trainer: Trainer, data: Interactions, dataset_group_arn: str, recipe_arn: str, seed: int) -> TrainedModel:
+    """The trainer's model of `data`, after Personalize's minimum-data checks."""
     shortfall = training_shortfall(data, dataset_group_arn)
     if shortfall:
         raise DataError(shortfall)
-    # Imported when first needed: it pulls in the numeric libraries, and the service must load (and
-    # serve every other call) without them.
-    recommender = importlib.import_module("recflow.personalize_local.recommender")
     try:
-        return recommender.train(data.users, data.items, data.timestamps, recipe_arn, seed=seed)
+        return trainer.train(data, recipe_arn, seed)
     except ValueError as exc:
         raise DataError(f"Training failed: {exc}") from exc
 
 
 def write_recommendations(
-    s3: Any, model: Any, input_path: str, output_path: str, num_results: int
+    s3: Any, trainer: Trainer, model: TrainedModel, input_path: str, output_path: str, num_results: int
 ) -> tuple[int, list[str]]:
     """Write `<input file name>.out` under `output_path` for the input object (or every object of an
     input folder); returns the number of input records and the keys written."""
@@ -61,13 +58,12 @@ def write_recommendations(
     keys = object_keys(s3, source, "")
     if not keys:
         raise DataError(f"There is no input file at {source}.")
-    batch = importlib.import_module("recflow.personalize_local.batch")
     records, written = 0, []
     for key in keys:
         # Blank lines carry no input record, so they get no output line either.
         lines = [line for line in read_text(s3, source.bucket, key).splitlines() if line.strip()]
         try:
-            output = list(batch.batch_output_lines(model, lines, num_results))
+            output = list(trainer.recommend(model, lines, num_results))
         except ValueError as exc:
             raise DataError(f"Batch inference failed on s3://{source.bucket}/{key}: {exc}") from exc
         output_key = folder + posixpath.basename(key) + ".out"

@@ -1,4 +1,4 @@
-"""check_job: poll a Personalize job once; return its next JobState (status, error or next wait)."""
+"""check_job: poll a Personalize job once; return its next JobState, or raise when it cannot succeed."""
 
 from typing import Any
 
@@ -16,5 +16,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     request = parse_event(CheckJobEvent, event, "check_job")
     job = check_job(request.job, settings)
-    logger.info("job polled", extra={"job": job.name, "status": job.status, "polls": job.polls, "error": job.error})
+    logger.info("job polled", extra={"job": job.name, "status": job.status, "polls": job.polls})
     return job.model_dump()

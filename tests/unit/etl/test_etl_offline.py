@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -173,15 +172,12 @@ def test_the_real_movielens_file_goes_through_whole() -> None:
 
 
 @pytest.mark.slow
-def test_a_hetrec_sized_file_takes_well_under_two_seconds(tmp_path: Path) -> None:
+def test_a_hetrec_sized_file_keeps_every_interaction(tmp_path: Path) -> None:
+    # Its speed is measured by bench/etl_bench.py, not asserted here.
     stats = generate(tmp_path / "raw" / "ratings.dat")
     raw = [("raw/ratings.dat", (tmp_path / "raw" / "ratings.dat").read_bytes())]
 
-    timings = []
-    for _ in range(3):  # the best of three, so that a busy machine does not fail it
-        started = time.perf_counter()
-        result = run_etl(raw, None, "bench")
-        timings.append(time.perf_counter() - started)
+    result = run_etl(raw, None, "bench")
 
     assert result.report["interactions"] == stats.interactions
-    assert min(timings) < 2.0
+    assert result.report["rejected"] == 0

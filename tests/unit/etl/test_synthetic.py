@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -129,10 +128,8 @@ def test_impossible_sizes_are_refused_in_one_sentence(tmp_path: Path, sizes: dic
 
 
 @pytest.mark.slow
-def test_the_default_is_hetrec_sized_and_quick(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_the_default_is_hetrec_sized(tmp_path: Path) -> None:
     stats = generate(tmp_path / "ratings.dat")
-    elapsed = time.perf_counter() - started
 
     assert (stats.users, stats.interactions, stats.catalogue_items) == (
         HETREC_USERS,
@@ -140,4 +137,3 @@ def test_the_default_is_hetrec_sized_and_quick(tmp_path: Path) -> None:
         HETREC_ITEMS,
     )
     assert stats.top_1pct_items_share > 0.08
-    assert elapsed < 10

@@ -3,7 +3,15 @@
 import pytest
 from lambda_env import RUN_ID
 from recflow_lambda.backoff import equal_jitter_seconds
-from recflow_lambda.errors import InvalidEvent, PersonalizeResourceNotFound, PersonalizeThrottled
+from recflow_lambda.errors import (
+    DeadlineExceeded,
+    InvalidEvent,
+    JobFailed,
+    JobStopped,
+    PersonalizeResourceNotFound,
+    PersonalizeThrottled,
+    UnexpectedJobStatus,
+)
 from recflow_lambda.handlers import check_job
 from recflow_lambda.job_status import next_job_state
 from recflow_lambda.models import JobState
@@ -24,37 +32,36 @@ def test_active_counts_the_poll_and_clears_the_wait():
     assert job == training(status="ACTIVE", polls=4, waited_seconds=400, wait_seconds=0)
 
 
-def test_create_failed_is_job_failed_with_personalizes_reason():
-    job = next_job_state(training(polls=1), "CREATE FAILED", "Not enough interactions.", **POLLING)
+def test_create_failed_raises_job_failed_with_personalizes_reason():
+    with pytest.raises(JobFailed) as raised:
+        next_job_state(training(polls=1), "CREATE FAILED", "Not enough interactions.", **POLLING)
 
-    assert (job.status, job.polls, job.error) == ("CREATE FAILED", 2, "JobFailed")
-    assert job.cause == f"Personalize training job {NAME} failed: Not enough interactions."
+    assert str(raised.value) == f"Personalize training job {NAME} failed in phase train: Not enough interactions."
 
 
 def test_create_failed_without_a_reason_says_so():
-    job = next_job_state(training(), "CREATE FAILED", None, **POLLING)
-
-    assert job.cause == f"Personalize training job {NAME} failed: Personalize gave no reason"
+    with pytest.raises(JobFailed, match="failed in phase train: Personalize gave no reason[.]$"):
+        next_job_state(training(), "CREATE FAILED", None, **POLLING)
 
 
 @pytest.mark.parametrize("status", ["CREATE STOPPING", "CREATE STOPPED"])
-def test_stopping_or_stopped_is_job_stopped(status):
-    job = next_job_state(training(), status, None, **POLLING)
+def test_stopping_or_stopped_raises_job_stopped(status):
+    with pytest.raises(JobStopped) as raised:
+        next_job_state(training(), status, None, **POLLING)
 
-    assert (job.status, job.error, job.cause) == (
-        status,
-        "JobStopped",
-        f"Personalize training job {NAME} was stopped",
+    assert str(raised.value) == (
+        f"Personalize training job {NAME} was stopped ({status}) in phase train; start a new run to try again."
     )
 
 
 @pytest.mark.parametrize(
     ("phase", "kind"), [("import", "dataset import"), ("train", "training"), ("batch", "batch inference")]
 )
-def test_the_cause_names_the_kind_of_job(phase, kind):
-    job = next_job_state(training(phase=phase), "CREATE FAILED", "Access denied.", **POLLING)
+def test_the_message_names_the_kind_of_job_and_the_phase(phase, kind):
+    with pytest.raises(JobFailed) as raised:
+        next_job_state(training(phase=phase), "CREATE FAILED", "Access denied", **POLLING)
 
-    assert job.cause == f"Personalize {kind} job {NAME} failed: Access denied."
+    assert str(raised.value) == f"Personalize {kind} job {NAME} failed in phase {phase}: Access denied."
 
 
 @pytest.mark.parametrize("status", ["CREATE PENDING", "PENDING", "CREATE IN_PROGRESS", "IN PROGRESS"])
@@ -74,42 +81,43 @@ def test_a_running_job_waits_a_capped_exponential_backoff_with_equal_jitter(stat
 def test_the_wait_is_clipped_to_the_deadline():
     job = next_job_state(training(polls=8, waited_seconds=3590), "CREATE IN_PROGRESS", None, **POLLING)
 
-    assert (job.wait_seconds, job.waited_seconds, job.error) == (10, 3600, None)
+    assert (job.wait_seconds, job.waited_seconds) == (10, 3600)
 
 
-def test_reaching_the_deadline_is_deadline_exceeded():
-    job = next_job_state(training(polls=9, waited_seconds=3600, wait_seconds=10), "CREATE IN_PROGRESS", None, **POLLING)
+def test_reaching_the_deadline_raises_deadline_exceeded():
+    job = training(polls=9, waited_seconds=3600, wait_seconds=10)
 
-    assert job == training(
-        status="CREATE IN_PROGRESS",
-        polls=10,
-        waited_seconds=3600,
-        wait_seconds=0,
-        deadline_exceeded=True,
-        error="DeadlineExceeded",
-        cause="phase train did not finish in 3600 s",
+    with pytest.raises(DeadlineExceeded) as raised:
+        next_job_state(job, "CREATE IN_PROGRESS", None, **POLLING)
+
+    assert str(raised.value) == (
+        f"Personalize training job {NAME} did not finish in 3600 s in phase train (still CREATE IN_PROGRESS); "
+        "raise TrainingDeadlineSeconds if it needs longer."
     )
 
 
-def test_an_unknown_status_is_unexpected():
-    job = next_job_state(training(), "DELETE PENDING", None, **POLLING)
+def test_an_unknown_status_raises_unexpected_job_status():
+    with pytest.raises(UnexpectedJobStatus) as raised:
+        next_job_state(training(), "DELETE PENDING", None, **POLLING)
 
-    assert job.error == "UnexpectedStatus"
-    assert job.cause == f"Personalize training job {NAME} has status DELETE PENDING, which the pipeline does not expect"
+    assert str(raised.value) == (
+        f"Personalize training job {NAME} has status DELETE PENDING in phase train, which the pipeline does not "
+        "expect; look at the job in the Personalize console."
+    )
 
 
 def test_a_job_that_never_finishes_stops_exactly_at_the_deadline():
-    # Given a job stuck in CREATE IN_PROGRESS, When the state machine keeps polling
+    # Given a job stuck in CREATE IN_PROGRESS, When the state machine keeps polling until a poll raises
     job, waits = training(), []
-    while job.error is None:
-        job = next_job_state(job, "CREATE IN_PROGRESS", None, **POLLING)
-        waits.append(job.wait_seconds)
+    with pytest.raises(DeadlineExceeded):
+        while True:
+            job = next_job_state(job, "CREATE IN_PROGRESS", None, **POLLING)
+            waits.append(job.wait_seconds)
 
-    # Then the waits grow to the cap, add up to the deadline exactly, and the last poll reports it
-    assert job.error == "DeadlineExceeded"
+    # Then the waits grow to the cap and add up to the deadline exactly; the poll after them raised
     assert sum(waits) == 3600 == job.waited_seconds
-    assert all(1 <= wait <= 900 for wait in waits[:-1])
-    assert waits[-1] == 0
+    assert all(1 <= wait <= 900 for wait in waits)
+    assert waits[:4] == sorted(waits[:4]) and max(waits) > 450
     assert job.polls == len(waits)
 
 
@@ -133,7 +141,7 @@ def test_check_job_polls_a_training_job(personalize_stubber, load_event, lambda_
     )
 
 
-def test_check_job_reports_a_failed_import(personalize_stubber, lambda_context):
+def test_check_job_raises_job_failed_for_a_failed_import(personalize_stubber, lambda_context):
     arn = f"arn:aws:personalize:us-east-1:123456789012:dataset-import-job/recflow-{RUN_ID}-import"
     personalize_stubber.add_response(
         "describe_dataset_import_job",
@@ -148,12 +156,12 @@ def test_check_job_reports_a_failed_import(personalize_stubber, lambda_context):
     )
     job = JobState(phase="import", name=f"recflow-{RUN_ID}-import", arn=arn, status="CREATE PENDING")
 
-    result = check_job.handler({"job": job.model_dump()}, lambda_context)
+    with pytest.raises(JobFailed) as raised:
+        check_job.handler({"job": job.model_dump()}, lambda_context)
 
-    assert result["error"] == "JobFailed"
-    assert (
-        result["cause"]
-        == f"Personalize dataset import job recflow-{RUN_ID}-import failed: Input CSV has no USER_ID column."
+    assert str(raised.value) == (
+        f"Personalize dataset import job recflow-{RUN_ID}-import failed in phase import: "
+        "Input CSV has no USER_ID column."
     )
 
 
@@ -166,13 +174,8 @@ def test_check_job_uses_the_batch_deadline_for_a_batch_job(personalize_stubber, 
     )
     job = JobState(phase="batch", name=f"recflow-{RUN_ID}-batch", arn=arn, status="PENDING", waited_seconds=14400)
 
-    result = check_job.handler({"job": job.model_dump()}, lambda_context)
-
-    assert (result["status"], result["error"], result["cause"]) == (
-        "IN PROGRESS",
-        "DeadlineExceeded",
-        "phase batch did not finish in 14400 s",
-    )
+    with pytest.raises(DeadlineExceeded, match="did not finish in 14400 s in phase batch [(]still IN PROGRESS[)]"):
+        check_job.handler({"job": job.model_dump()}, lambda_context)
 
 
 def test_check_job_of_a_vanished_job_fails_clearly(personalize_stubber, load_event, lambda_context):

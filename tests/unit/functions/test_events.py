@@ -11,6 +11,7 @@ from recflow_lambda.models import (
     CheckJobEvent,
     FailureEvent,
     FinishRunEvent,
+    JobState,
     ObjectCreatedEvent,
     RunEvent,
     ScheduledEvent,
@@ -81,3 +82,11 @@ def test_an_invalid_event_is_reported_in_one_sentence(load_event):
         "The start_batch event is invalid (run_id: String should match pattern "
         "'^[a-zA-Z0-9][a-zA-Z0-9\\-_]*$'; input_uri: Field required)."
     )
+
+
+def test_sample_job_states_carry_exactly_the_fields_of_the_contract(load_event):
+    # JobState ignores unknown keys, so a field the contract dropped (e.g. an error dict) would pass unnoticed
+    finish = load_event("finish_run")
+    jobs = [load_event("check_job")["job"], finish["import"], finish["training"], finish["batch"]]
+
+    assert [set(job) for job in jobs] == [set(JobState.model_fields)] * 4

@@ -94,7 +94,9 @@ def test_a_rerun_of_finish_rewrites_the_same_manifest_without_listing_it(
     batch_output, topic_messages, personalize_stubber, load_event, lambda_context
 ):
     for _ in range(2):
-        personalize_stubber.add_response("get_solution_metrics", {"metrics": METRICS})
+        personalize_stubber.add_response(
+            "get_solution_metrics", {"metrics": METRICS}, {"solutionVersionArn": VERSION_ARN}
+        )
 
     finish_run.handler(load_event("finish_run"), lambda_context)
     again = finish_run.handler(load_event("finish_run"), lambda_context)

@@ -20,7 +20,7 @@ def test_a_lambda_failure_is_published_as_one_sentence(topic_messages, load_even
     assert topic_messages() == [
         {
             "subject": f"recflow run {RUN_ID} failed",
-            "message": f"recflow run {RUN_ID} failed in phase check_data: DataCheckFailed: "
+            "message": f"recflow run {RUN_ID} failed in phase data: DataCheckFailed: "
             f"Run {RUN_ID} has 812 interactions after the ETL (3 lines rejected); "
             "Amazon Personalize needs at least 1000: upload more data under raw/.",
         }

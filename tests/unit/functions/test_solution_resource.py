@@ -142,8 +142,8 @@ def test_create_describes_the_solution_a_concurrent_attempt_created(
     personalize_stubber.add_client_error(
         "create_solution", "ResourceAlreadyExistsException", expected_params=CREATE_SOLUTION
     )
-    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"))
-    personalize_stubber.add_response("describe_solution", solution("ACTIVE"))
+    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
 
     solution_resource.handler(request_event("Create"), lambda_context)
 
@@ -180,7 +180,7 @@ def test_a_solution_that_fails_to_create_answers_failed_with_its_arn_for_the_rol
 ):
     personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
-    personalize_stubber.add_response("describe_solution", solution("CREATE FAILED"))
+    personalize_stubber.add_response("describe_solution", solution("CREATE FAILED"), {"solutionArn": ARN})
 
     solution_resource.handler(request_event("Create"), lambda_context)
 
@@ -198,8 +198,8 @@ def test_create_answers_failed_before_the_function_times_out(
     context.get_remaining_time_in_millis = lambda: next(remaining)
     personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
-    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"))
-    personalize_stubber.add_response("describe_solution", solution("CREATE IN_PROGRESS"))
+    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
+    personalize_stubber.add_response("describe_solution", solution("CREATE IN_PROGRESS"), {"solutionArn": ARN})
 
     solution_resource.handler(request_event("Create"), context)
 
@@ -311,8 +311,8 @@ def test_an_event_without_a_response_url_cannot_be_answered_and_raises(load_even
 def test_ensure_solution_creates_the_solution_and_waits_through_the_callback(personalize_stubber):
     personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
-    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"))
-    personalize_stubber.add_response("describe_solution", solution("ACTIVE"))
+    personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
     waits = []
 
     arn = solution_resource.ensure_solution(
@@ -329,7 +329,7 @@ def test_ensure_solution_creates_the_solution_and_waits_through_the_callback(per
 def test_ensure_solution_gives_up_when_out_of_polls(personalize_stubber):
     # Found (being created), then polled twice: time for one wait only
     for _ in range(3):
-        personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"))
+        personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
     polls = iter([True, False])
 
     with pytest.raises(SolutionNotReady, match="was still CREATE PENDING when the function ran out of time"):

@@ -32,9 +32,6 @@ def job_state(phase: str, name: str, arn: str, status: str = "CREATE PENDING") -
         "polls": 0,
         "waited_seconds": 0,
         "wait_seconds": 0,
-        "deadline_exceeded": False,
-        "error": None,
-        "cause": None,
     }
 
 
@@ -224,15 +221,23 @@ def test_start_training_finds_the_run_version_by_name_across_pages(personalize_s
 
 
 def test_start_training_finds_the_version_a_concurrent_attempt_created(personalize_stubber, load_event, lambda_context):
-    personalize_stubber.add_response("describe_dataset_import_job", import_description("ACTIVE"))
-    personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []})
-    personalize_stubber.add_client_error("create_solution_version", "ResourceAlreadyExistsException")
+    personalize_stubber.add_response(
+        "describe_dataset_import_job", import_description("ACTIVE"), {"datasetImportJobArn": IMPORT_ARN}
+    )
+    personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []}, LIST_VERSIONS)
+    personalize_stubber.add_client_error(
+        "create_solution_version", "ResourceAlreadyExistsException", expected_params=CREATE_VERSION
+    )
     personalize_stubber.add_response(
         "list_solution_versions",
         {"solutionVersions": [version_summary(VERSION_ARN, IMPORTED_AT)]},
         LIST_VERSIONS,
     )
-    personalize_stubber.add_response("describe_solution_version", version_description(VERSION_ARN, TRAIN_NAME))
+    personalize_stubber.add_response(
+        "describe_solution_version",
+        version_description(VERSION_ARN, TRAIN_NAME),
+        {"solutionVersionArn": VERSION_ARN},
+    )
 
     result = start_training.handler(load_event("start_training"), lambda_context)
 
@@ -240,9 +245,13 @@ def test_start_training_finds_the_version_a_concurrent_attempt_created(personali
 
 
 def test_start_training_over_the_quota_is_personalize_throttled(personalize_stubber, load_event, lambda_context):
-    personalize_stubber.add_response("describe_dataset_import_job", import_description("ACTIVE"))
-    personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []})
-    personalize_stubber.add_client_error("create_solution_version", "LimitExceededException")
+    personalize_stubber.add_response(
+        "describe_dataset_import_job", import_description("ACTIVE"), {"datasetImportJobArn": IMPORT_ARN}
+    )
+    personalize_stubber.add_response("list_solution_versions", {"solutionVersions": []}, LIST_VERSIONS)
+    personalize_stubber.add_client_error(
+        "create_solution_version", "LimitExceededException", expected_params=CREATE_VERSION
+    )
 
     with pytest.raises(PersonalizeThrottled, match="CreateSolutionVersion was refused with LimitExceededException"):
         start_training.handler(load_event("start_training"), lambda_context)

@@ -1,17 +1,34 @@
 """One test per moto extension (recflow/offline/moto_extensions.py): a moto upgrade that breaks one fails here."""
 
 import json
+import re
 import textwrap
 import time
+import tomllib
+from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.responses import BaseResponse
+from moto.server import ThreadedMotoServer
 
+from recflow.offline import moto_extensions
 from recflow.offline.clock import SimClock
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS, GlueOutcome, extended_moto
+from recflow.personalize_local.backend import backend_factory
+from recflow.personalize_local.settings import LocalSettings
+from recflow.personalize_local.trainer import default_trainer
 
 REGION = "us-east-1"
+FIELDS = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"}
+INTERACTIONS_SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "fields": [{"name": n, "type": t} for n, t in FIELDS.items()],
+}
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
@@ -56,7 +73,7 @@ def _extended(clock=None, runner=None, throttles=0):
     return extended_moto(
         clock or SimClock(start=1_000_000.0, scale=0),
         runner or (lambda name, args: GlueOutcome("SUCCEEDED")),
-        lambda account, region: pytest.fail("Personalize was not expected here"),
+        lambda account, region, schemas: pytest.fail("Personalize was not expected here"),
         glue_start_throttles=throttles,
     )
 
@@ -257,18 +274,167 @@ def test_wait_states_and_retry_intervals_pass_on_the_simulated_clock(aws, handle
     assert time.monotonic() - started < 10
 
 
+_local_personalize = backend_factory(
+    SimClock(start=1_000_000.0, scale=0),
+    lambda: pytest.fail("no job was expected to touch S3"),
+    default_trainer(),
+    LocalSettings(resource_seconds=0),
+)
+
+
+def _extended_personalize():
+    return extended_moto(SimClock(scale=0), lambda n, a: GlueOutcome("SUCCEEDED"), _local_personalize)
+
+
 def test_personalize_actions_reach_the_local_service_through_boto3(aws):
-    class FakeService:
-        def handle(self, action, request):
-            if action == "DescribeDatasetGroup":
-                from recflow.personalize_local.service import PersonalizeError
-
-                raise PersonalizeError("ResourceNotFoundException", f"{request['datasetGroupArn']} not found")
-            return {"datasetGroupArn": f"arn:aws:personalize:us-east-1:123456789012:dataset-group/{request['name']}"}
-
-    with extended_moto(SimClock(scale=0), lambda n, a: GlueOutcome("SUCCEEDED"), lambda account, region: FakeService()):
+    with _extended_personalize() as ext:
         personalize = boto3.client("personalize")
-        created = personalize.create_dataset_group(name="g")
-        with pytest.raises(personalize.exceptions.ResourceNotFoundException, match="missing not found"):
-            personalize.describe_dataset_group(datasetGroupArn="missing")
-    assert created["datasetGroupArn"].endswith(":dataset-group/g")
+        schema = personalize.create_schema(name="s", schema=json.dumps(INTERACTIONS_SCHEMA))["schemaArn"]
+        group = personalize.create_dataset_group(name="g")["datasetGroupArn"]
+        dataset = personalize.create_dataset(
+            name="d", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
+        )["datasetArn"]
+        described = personalize.describe_dataset(datasetArn=dataset)["dataset"]
+        missing = group.replace(":dataset-group/g", ":dataset-group/missing")
+        with pytest.raises(personalize.exceptions.ResourceNotFoundException, match=f"dataset group {missing} does"):
+            personalize.describe_dataset_group(datasetGroupArn=missing)
+    assert group == "arn:aws:personalize:us-east-1:123456789012:dataset-group/g"
+    # The schema moto stored reached the local service through the schema lookup.
+    assert (described["schemaArn"], described["status"]) == (schema, "ACTIVE")
+    assert list(ext._personalize) == [("123456789012", REGION)]
+
+
+def test_an_unimplemented_personalize_action_is_a_json_error_in_process(aws):
+    with _extended_personalize():
+        personalize = boto3.client("personalize")
+        with pytest.raises(ClientError) as caught:
+            personalize.list_recipes()
+    assert caught.value.response["Error"] == {
+        "Code": "UnknownOperationException",
+        "Message": "The local Personalize service does not implement ListRecipes.",
+    }
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.fixture
+def moto_server(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("call", "action"),
+    [
+        (lambda client: client.list_recipes(), "ListRecipes"),
+        (lambda client: client.list_campaigns(), "ListCampaigns"),
+        (lambda client: client.create_campaign(name="c", solutionVersionArn="arn:aws:x"), "CreateCampaign"),
+    ],
+)
+def test_an_unimplemented_personalize_action_is_a_json_error_through_moto_server(moto_server, call, action):
+    # Given moto server with the local service, and a client that does not retry
+    no_retries = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    with _extended_personalize():
+        personalize = boto3.client("personalize", endpoint_url=moto_server, config=no_retries)
+        assert personalize.create_dataset_group(name="g")["datasetGroupArn"].endswith(":dataset-group/g")
+
+        # When it calls an action the local service does not implement
+        started = time.monotonic()
+        with pytest.raises(ClientError) as caught:
+            call(personalize)
+        elapsed = time.monotonic() - started
+
+    # Then the answer is AWS's JSON error for an unknown operation, at once, not an HTML 500
+    response = caught.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"] == {
+        "Code": "UnknownOperationException",
+        "Message": f"The local Personalize service does not implement {action}.",
+    }
+    assert elapsed < 2.0
+
+
+# --- the moto version and the seams ----------------------------------------------------------------------------
+
+
+def test_the_pinned_moto_is_the_one_the_extensions_are_written_for():
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    pins = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("moto")]
+    assert [pin.rpartition("==")[2] for pin in pins] == [moto_extensions.MOTO_VERSION]
+    assert moto_extensions.moto_mismatch() is None
+
+
+def test_every_patched_moto_function_is_a_checked_seam():
+    # Given every `patch.object(<moto class or module>, "<attribute>", …)` in moto_extensions.py
+    source = Path(moto_extensions.__file__).read_text()
+    patched = set(re.findall(r'patch\.object\(\s*(\w+),\s*"(\w+)"', source)) - {("self", "targets")}
+    assert ("StateTaskServiceGlue", "_eval_integration_pattern") in patched
+
+    # Then each is a seam checked against moto's parameters (module attributes by module name)
+    def checked(owner: str, attribute: str) -> bool:
+        return any(
+            seam.attribute == f"{owner}.{attribute}"
+            or (seam.attribute == attribute and seam.module.rpartition(".")[2] == owner)
+            for seam in moto_extensions.MOTO_SEAMS
+        )
+
+    assert sorted(p for p in patched if not checked(*p)) == []
+
+
+def test_a_moved_seam_fails_with_one_sentence_naming_it(monkeypatch):
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (
+        StateTaskServiceGlue,
+    )
+
+    def moved(self, env, resource_runtime_part, normalised_parameters, state_credentials, extra=None):
+        return None
+
+    monkeypatch.setattr(StateTaskServiceGlue, "_eval_integration_pattern", moved)
+    monkeypatch.setattr(moto_extensions.importlib.metadata, "version", lambda name: "5.3.0")
+    assert moto_extensions.moto_mismatch() == (
+        "recflow's moto extension 'Glue .sync polling' expects moto 5.2.1's "
+        "StateTaskServiceGlue._eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, "
+        "state_credentials); moto 5.3.0 has StateTaskServiceGlue._eval_integration_pattern(self, env, "
+        "resource_runtime_part, normalised_parameters, state_credentials, extra=None); pin moto==5.2.1."
+    )
+
+
+def test_a_missing_seam_is_named_as_missing(monkeypatch):
+    from moto.personalize.responses import PersonalizeResponse
+
+    monkeypatch.delattr(BaseResponse, "call_action")
+    assert PersonalizeResponse  # the class itself is still there
+    assert moto_extensions.moto_mismatch() == (
+        "recflow's moto extension 'local Personalize' expects moto 5.2.1's PersonalizeResponse.call_action(self); "
+        "moto 5.2.1 has no moto.personalize.responses.PersonalizeResponse.call_action; pin moto==5.2.1."
+    )
+
+
+def test_another_moto_version_fails_even_when_every_seam_matches(monkeypatch):
+    monkeypatch.setattr(moto_extensions.importlib.metadata, "version", lambda name: "5.2.2")
+    assert moto_extensions.moto_mismatch() == (
+        "recflow's moto extensions are written for moto 5.2.1, but moto 5.2.2 is installed; pin moto==5.2.1."
+    )
+
+
+def test_entering_extended_moto_checks_moto_first(monkeypatch):
+    # Given a moto whose Wait states moved
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    monkeypatch.setattr(WaitFunction, "_wait_interval", lambda self, env: None)
+    moto_extensions.check_moto.cache_clear()
+    try:
+        # Then extended_moto refuses to start, naming the extension
+        refused = pytest.raises(
+            moto_extensions.MotoMismatch, match="^recflow's moto extension 'simulated Wait states' "
+        )
+        with refused, _extended():
+            pytest.fail("extended_moto started with a moved seam")
+    finally:
+        moto_extensions.check_moto.cache_clear()

@@ -1,34 +1,95 @@
-from datetime import datetime, timedelta
+"""The run summary reads phases, polls and the failure from the execution history."""
 
-from recflow.offline.summary import _wall_seconds_by_phase
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from recflow.offline.summary import _job_phases, phase_of_state, polls_by_phase, wall_seconds_by_phase
+
+START = datetime(2026, 1, 1)
+
+
+def _history(names: list[str]) -> list[dict[str, Any]]:
+    """Each state is entered, then exited one second later; Task states are typed as Step Functions does."""
+    history = []
+    for i, name in enumerate(names):
+        kind = "Task" if name.startswith(("Check", "Start", "Transform", "Prepare", "Finish", "Notify")) else "Pass"
+        history.append(
+            {
+                "type": f"{kind}StateEntered",
+                "stateEnteredEventDetails": {"name": name},
+                "timestamp": START + timedelta(seconds=2 * i),
+            }
+        )
+        history.append(
+            {
+                "type": f"{kind}StateExited",
+                "stateExitedEventDetails": {"name": name},
+                "timestamp": START + timedelta(seconds=2 * i + 1),
+            }
+        )
+    return history
 
 
 def test_wall_seconds_are_summed_per_phase_from_the_state_names():
     # Given a history where each state takes one second
-    names = [
-        "Transform raw interactions",
-        "Did the ETL succeed?",
-        "Check data",
-        "Prepare batch input",
-        "Start import",
-        "Wait for the import",
-        "Is training done?",
-        "Start batch recommendations",
-        "Batch did not succeed",
-        "Batch failed",
-        "Notify failure",
-    ]
-    start = datetime(2026, 1, 1)
-    history = []
-    for i, name in enumerate(names):
-        history.append({"stateEnteredEventDetails": {"name": name}, "timestamp": start + timedelta(seconds=2 * i)})
-        history.append({"stateExitedEventDetails": {"name": name}, "timestamp": start + timedelta(seconds=2 * i + 1)})
-    # Then the seconds add up by phase, case-insensitively, and the rest is "finish"
-    assert _wall_seconds_by_phase(history) == {
+    history = _history(
+        [
+            "Transform raw interactions",
+            "Did the ETL succeed?",
+            "Check data",
+            "Prepare batch input",
+            "Start import",
+            "Wait for the import",
+            "Is training done?",
+            "Start batch recommendations",
+            "Check batch status",
+            "Batch failed",
+            "Is it a Step Functions error?",
+            "Notify failure",
+        ]
+    )
+    # Then the seconds add up by phase, failure handling counting as finish
+    assert wall_seconds_by_phase(history) == {
         "etl": 2.0,
         "data": 2.0,
         "import": 2.0,
         "train": 1.0,
         "batch": 3.0,
-        "finish": 1.0,
+        "finish": 2.0,
     }
+
+
+def test_a_state_the_summary_does_not_know_is_an_error_not_a_guess():
+    with pytest.raises(ValueError, match="entered state 'Deploy campaign', which .* does not map"):
+        wall_seconds_by_phase(_history(["Check data", "Deploy campaign"]))
+    assert phase_of_state("Run failed") == "finish"
+
+
+def test_polls_are_the_entries_into_each_check_state_including_the_one_that_raised():
+    # Given an import checked three times (the last check raised JobFailed) and nothing else checked
+    history = _history(
+        ["Start import", *["Check import status", "Is the import done?", "Wait for the import"] * 2]
+        + ["Check import status", "Import failed"]
+    )
+    # Then the summary counts three import polls, none for the other phases
+    assert polls_by_phase(history) == {"import": 3, "train": 0, "batch": 0}
+
+
+def test_a_failed_job_reports_the_status_personalize_ended_it_in_and_its_polls():
+    # Given the state machine last saw the training job running, and the local Personalize ended it in CREATE FAILED
+    arn = "arn:aws:personalize:us-east-1:123456789012:solution/s/1"
+    latest = {"training": {"phase": "train", "arn": arn, "status": "CREATE IN_PROGRESS", "waited_seconds": 300}}
+    records = [{"arn": arn, "status": "CREATE FAILED", "job_seconds": 42.0}]
+    # When the job phases are built
+    phases = _job_phases(latest, records, {"import": 0, "train": 4, "batch": 0})
+    # Then training tells the final status, the duration and the polls; the phases never started say so
+    train = phases["train"]
+    assert (train.status, train.job_seconds, train.detected_after_seconds, train.polls) == (
+        "CREATE FAILED",
+        42.0,
+        300,
+        4,
+    )
+    assert phases["import"].status == phases["batch"].status == "NOT_STARTED"

@@ -2,8 +2,6 @@
 
 import json
 import os
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +10,8 @@ import pytest
 from moto import mock_aws
 
 from recflow.offline.clock import SimClock
-from recflow.personalize_local.service import LocalSettings
+from recflow.personalize_local.settings import LocalSettings
+from recflow.personalize_local.trainer import default_trainer
 
 from .helpers import BUCKET, INTERACTIONS_SCHEMA, REGION, START, Api, FakeRecommender
 
@@ -45,21 +44,18 @@ def schema_arn(aws) -> str:
 
 
 @pytest.fixture
-def fake_recommender(monkeypatch: pytest.MonkeyPatch) -> FakeRecommender:
-    fake = FakeRecommender()
-    recommender = types.ModuleType("recflow.personalize_local.recommender")
-    recommender.train = fake.train
-    batch = types.ModuleType("recflow.personalize_local.batch")
-    batch.batch_output_lines = fake.batch_output_lines
-    monkeypatch.setitem(sys.modules, "recflow.personalize_local.recommender", recommender)
-    monkeypatch.setitem(sys.modules, "recflow.personalize_local.batch", batch)
-    return fake
+def fake_recommender() -> FakeRecommender:
+    return FakeRecommender()
 
 
 @pytest.fixture
-def make_api(aws, schema_arn: str):
+def make_api(aws, schema_arn: str, request: pytest.FixtureRequest):
+    # A test that asks for `fake_recommender` gets a service training with it; the others, the real one.
+    uses_fake = "fake_recommender" in request.fixturenames
+    trainer = request.getfixturevalue("fake_recommender") if uses_fake else default_trainer()
+
     def make(**settings: Any) -> Api:
-        return Api(SimClock(start=START, scale=0), LocalSettings(**settings), schema_arn)
+        return Api(SimClock(start=START, scale=0), LocalSettings(**settings), schema_arn, trainer)
 
     return make
 

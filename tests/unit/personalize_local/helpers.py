@@ -1,11 +1,12 @@
 """Helpers for the local Personalize service tests.
 
-`Api.call` sends a request dict to `LocalPersonalize.handle` and checks the answer the way boto3
+`Api.call` sends a request dict to `PersonalizeResponses.handle` and checks the answer the way boto3
 would see it: every member is in botocore's output shape with the right type, the body parses with
 botocore's own JSON parser, and every error code is one the operation declares.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,13 @@ import numpy as np
 from botocore.parsers import create_parser
 
 from recflow.offline.clock import SimClock
-from recflow.personalize_local.service import LocalPersonalize, LocalSettings, PersonalizeError
+from recflow.offline.moto_extensions import moto_schema_text
+from recflow.personalize_local.backend import PersonalizeBackend
+from recflow.personalize_local.errors import PersonalizeError
+from recflow.personalize_local.interactions import Interactions
+from recflow.personalize_local.responses import PersonalizeResponses
+from recflow.personalize_local.settings import LocalSettings
+from recflow.personalize_local.trainer import Trainer
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -91,17 +98,17 @@ class FakeModel:
 
 @dataclass
 class FakeRecommender:
-    """Stands in for recommender.train and batch.batch_output_lines, recording how they were called."""
+    """A Trainer that records how it was called instead of training."""
 
     trained: list[FakeModel] = field(default_factory=list)
     batch_calls: list[tuple[Any, list[str], int]] = field(default_factory=list)
 
-    def train(self, users, items, timestamps, recipe, seed=0):
-        model = FakeModel(users, items, timestamps, recipe, seed)
+    def train(self, data: Interactions, recipe_arn: str, seed: int) -> FakeModel:
+        model = FakeModel(data.users, data.items, data.timestamps, recipe_arn, seed)
         self.trained.append(model)
         return model
 
-    def batch_output_lines(self, model, input_lines, num_results):
+    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterator[str]:
         lines = list(input_lines)
         self.batch_calls.append((model, lines, num_results))
         for line in lines:
@@ -120,16 +127,23 @@ class FakeRecommender:
 class Api:
     """The service under test, its clock, and shortcuts for the steps most tests share."""
 
-    def __init__(self, clock: SimClock, settings: LocalSettings, schema_arn: str) -> None:
+    def __init__(self, clock: SimClock, settings: LocalSettings, schema_arn: str, trainer: Trainer) -> None:
         self.clock = clock
         self.schema_arn = schema_arn
-        self.service = LocalPersonalize(
-            ACCOUNT, REGION, clock, lambda: boto3.client("s3", region_name=REGION), settings
+        self.backend = PersonalizeBackend(
+            ACCOUNT,
+            REGION,
+            clock=clock,
+            s3=lambda: boto3.client("s3", region_name=REGION),
+            schemas=moto_schema_text,
+            trainer=trainer,
+            settings=settings,
         )
+        self.responses = PersonalizeResponses(self.backend)
 
     def call(self, action: str, **request: Any) -> dict:
         try:
-            response = self.service.handle(action, request)
+            response = self.responses.handle(action, request)
         except PersonalizeError as exc:
             # ValidationException is one of the errors common to every AWS API.
             declared = [error.name for error in MODEL.operation_model(action).error_shapes] + ["ValidationException"]
@@ -143,7 +157,7 @@ class Api:
 
     def dataset_group(self, name: str = "recflow") -> str:
         arn = self.call("CreateDatasetGroup", name=name)["datasetGroupArn"]
-        self.advance(self.service.settings.resource_seconds)
+        self.advance(self.backend.settings.resource_seconds)
         return arn
 
     def dataset(self, group_arn: str) -> str:
@@ -154,14 +168,14 @@ class Api:
             datasetGroupArn=group_arn,
             datasetType="Interactions",
         )["datasetArn"]
-        self.advance(self.service.settings.resource_seconds)
+        self.advance(self.backend.settings.resource_seconds)
         return arn
 
     def solution(self, group_arn: str, name: str = "recflow-solution", **extra: Any) -> str:
         arn = self.call("CreateSolution", name=name, datasetGroupArn=group_arn, recipeArn=RECIPE, **extra)[
             "solutionArn"
         ]
-        self.advance(self.service.settings.resource_seconds)
+        self.advance(self.backend.settings.resource_seconds)
         return arn
 
     def start_import(self, dataset_arn: str, location: str, name: str = "import-1", mode: str = "FULL") -> str:
@@ -175,7 +189,7 @@ class Api:
         )["datasetImportJobArn"]
 
     def finish(self, phase: str) -> None:
-        self.advance(self.service.settings.job_seconds[phase])
+        self.advance(self.backend.settings.job_seconds[phase])
 
     def import_status(self, arn: str) -> dict:
         return self.call("DescribeDatasetImportJob", datasetImportJobArn=arn)["datasetImportJob"]

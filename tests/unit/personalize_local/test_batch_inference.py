@@ -1,11 +1,10 @@
 """Batch inference jobs: reading the JSON lines input, writing `<input name>.out` next to the output path."""
 
-import importlib.util
 import json
 
 import pytest
 
-from recflow.personalize_local.service import PersonalizeError
+from recflow.personalize_local.errors import PersonalizeError
 
 from .helpers import ACCOUNT, BUCKET, REGION, ROLE, put, read
 
@@ -53,7 +52,7 @@ def test_batch_job_writes_the_input_name_dot_out_under_the_output_path(api, s3, 
     # And its lines were written to recommendations/run-1/users.json.out, one per input line
     output = read(s3, "recommendations/run-1/users.json.out").splitlines()
     assert [json.loads(line)["input"] for line in output] == [{"userId": "1"}, {"userId": "2"}]
-    assert api.service.jobs()[-1].records == 2
+    assert api.backend.jobs()[-1].records == 2
 
 
 def test_batch_job_passes_num_results_and_adds_the_missing_slash(api, s3, fake_recommender):
@@ -128,14 +127,9 @@ def test_input_folder_gets_one_output_file_per_input_file(api, s3, fake_recommen
     assert api.batch_status(arn)["status"] == "ACTIVE"
     assert read(s3, "recommendations/run-1/a.json.out").count("\n") == 1
     assert read(s3, "recommendations/run-1/b.json.out").count("\n") == 2
-    assert api.service.jobs()[-1].records == 3
+    assert api.backend.jobs()[-1].records == 3
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("recflow.personalize_local.batch") is None
-    or importlib.util.find_spec("recflow.personalize_local.recommender") is None,
-    reason="the local recommender is not written yet",
-)
 def test_batch_job_with_the_real_recommender(api, s3):
     # Given a version trained by the real recommender and three users, one unknown
     version = api.trained_version(s3)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from recflow.personalize_local.service import LocalSettings, PersonalizeError
+from recflow.personalize_local.errors import PersonalizeError
+from recflow.personalize_local.settings import LocalSettings
 
 from .helpers import BUCKET, ROLE, interactions_csv, put
 
@@ -62,7 +63,7 @@ def test_fail_fault_fails_the_job_when_due_with_an_injected_reason(make_api, s3,
     assert job["failureReason"] == (
         f"Injected fault: the local Personalize service is set to fail every {KINDS[phase]} (faults.{phase}=fail)."
     )
-    assert api.service.jobs()[-1].fault == "fail"
+    assert api.backend.jobs()[-1].fault == "fail"
 
 
 @pytest.mark.parametrize("phase", ["import", "train", "batch"])
@@ -70,7 +71,7 @@ def test_stop_fault_stops_the_job_when_due(make_api, s3, fake_recommender, phase
     api = make_api(faults={phase: "stop"})
     needs = ready_for(api, s3, phase)
     arn = create(api, phase, needs, "faulty")
-    api.advance(api.service.settings.job_seconds[phase] - 1)
+    api.advance(api.backend.settings.job_seconds[phase] - 1)
     assert describe(api, phase, arn)["status"] == "CREATE IN_PROGRESS"
     api.advance(1)
     job = describe(api, phase, arn)
@@ -85,7 +86,7 @@ def test_stall_fault_keeps_the_job_in_progress_forever(make_api, s3, fake_recomm
     arn = create(api, phase, needs, "faulty")
     api.advance(30 * 24 * 3600)
     assert describe(api, phase, arn)["status"] == "CREATE IN_PROGRESS"
-    record = api.service.jobs()[-1]
+    record = api.backend.jobs()[-1]
     assert (record.status, record.completed, record.job_seconds) == ("CREATE IN_PROGRESS", None, None)
 
 
@@ -108,7 +109,7 @@ def test_throttle_fault_refuses_the_first_creates_then_lets_one_through(make_api
     assert "(injected fault, 2 of 2)" in refusals[1].message
     api.finish(phase)
     assert describe(api, phase, arn)["status"] == "ACTIVE"
-    assert api.service.jobs()[-1].throttled_attempts == 2
+    assert api.backend.jobs()[-1].throttled_attempts == 2
 
 
 def test_quota_of_concurrent_import_jobs_raises_limit_exceeded(make_api, s3):
@@ -133,7 +134,7 @@ def test_quota_of_concurrent_import_jobs_raises_limit_exceeded(make_api, s3):
 def test_job_seconds_and_records_for_the_run_summary(make_api, s3, fake_recommender):
     # Given custom phase durations
     api = make_api(job_seconds={"import": 60, "batch": 120}, pending_seconds=5)
-    assert api.service.settings.job_seconds == {"import": 60.0, "train": 600.0, "batch": 120.0}
+    assert api.backend.settings.job_seconds == {"import": 60.0, "train": 600.0, "batch": 120.0}
 
     # When a whole run goes through
     needs = ready_for(api, s3, "batch")
@@ -142,7 +143,7 @@ def test_job_seconds_and_records_for_the_run_summary(make_api, s3, fake_recommen
     api.call("ListBatchInferenceJobs")
 
     # Then each phase's job reports its simulated duration and when it was observed
-    records = api.service.jobs()
+    records = api.backend.jobs()
     assert [(r.phase, r.status, r.job_seconds) for r in records] == [
         ("import", "ACTIVE", 60.0),
         ("train", "ACTIVE", 600.0),
@@ -153,7 +154,7 @@ def test_job_seconds_and_records_for_the_run_summary(make_api, s3, fake_recommen
     assert batch.observed == batch.created + 200
     assert batch.work_wall_seconds is not None and batch.work_wall_seconds >= 0
     # And job_records() gives the same as plain dicts, keyed as the run summary reads them
-    plain = api.service.job_records()
+    plain = api.backend.job_records()
     assert [(job["arn"], job["job_seconds"]) for job in plain] == [(r.arn, r.job_seconds) for r in records]
     assert json.loads(json.dumps(plain)) == plain
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recflow.personalize_local.service import PersonalizeError
+from recflow.personalize_local.errors import PersonalizeError
 
 from .helpers import ACCOUNT, BUCKET, REGION, START, interactions_csv, put
 
@@ -47,7 +47,7 @@ def test_import_goes_pending_in_progress_active_and_reads_every_csv_under_the_fo
         "lastUpdatedDateTime": created + 180,
     }
     # And both files' 1,600 records were imported
-    [record] = api.service.jobs()
+    [record] = api.backend.jobs()
     assert (record.records, record.job_seconds, record.started, record.completed) == (
         1600,
         180.0,
@@ -61,7 +61,7 @@ def test_import_of_a_single_object(api, s3, dataset):
     arn = api.start_import(dataset, f"s3://{BUCKET}/exports/interactions.csv")
     api.finish("import")
     assert api.import_status(arn)["status"] == "ACTIVE"
-    assert api.service.jobs()[0].records == 1200
+    assert api.backend.jobs()[0].records == 1200
 
 
 def failed_import(api, s3, dataset, text: str | bytes) -> str:

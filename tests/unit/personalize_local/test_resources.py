@@ -6,7 +6,8 @@ import re
 import boto3
 import pytest
 
-from recflow.personalize_local.service import LocalPersonalize, PersonalizeError
+from recflow.personalize_local.errors import PersonalizeError
+from recflow.personalize_local.responses import PersonalizeResponses
 
 from .helpers import ACCOUNT, RECIPE, REGION, START
 
@@ -89,9 +90,9 @@ def test_unknown_arns_are_not_found(api):
 
 def test_unknown_action_is_refused(api):
     with pytest.raises(PersonalizeError) as caught:
-        api.service.handle("CreateCampaign", {"name": "c"})
+        api.responses.handle("CreateCampaign", {"name": "c"})
     assert caught.value.code == "UnknownOperationException"
-    assert "CreateCampaign" not in LocalPersonalize.ACTIONS
+    assert "CreateCampaign" not in PersonalizeResponses.ACTIONS
 
 
 def test_dataset_uses_a_schema_created_through_moto(api):

@@ -1,13 +1,11 @@
 """Solution versions: training on the imported interactions, metrics, errors like the real API."""
 
-import importlib.util
 import re
-import sys
 
 import numpy as np
 import pytest
 
-from recflow.personalize_local.service import PersonalizeError
+from recflow.personalize_local.errors import PersonalizeError
 
 from .helpers import ACCOUNT, RECIPE, REGION, interactions_csv
 
@@ -111,7 +109,7 @@ def test_recommender_value_error_fails_the_version_with_its_message(api, s3, fak
     def refuse(*args, **kwargs):
         raise ValueError("recipe aws-user-personalization-v2 needs more items")
 
-    monkeypatch.setattr(sys.modules["recflow.personalize_local.recommender"], "train", refuse)
+    monkeypatch.setattr(fake_recommender, "train", refuse)
     group, _ = api.imported_dataset(s3)
     arn = api.call("CreateSolutionVersion", solutionArn=api.solution(group))["solutionVersionArn"]
     api.finish("train")
@@ -184,10 +182,6 @@ def test_deleting_a_solution_while_a_version_trains_is_refused(api, s3, fake_rec
     assert api.call("DeleteSolution", solutionArn=solution) == {}
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("recflow.personalize_local.recommender") is None,
-    reason="recflow.personalize_local.recommender is not written yet",
-)
 def test_training_with_the_real_recommender(api, s3):
     # Given enough interactions for Personalize's minimums
     version = api.trained_version(s3)
@@ -214,4 +208,4 @@ def test_recreated_solution_gets_new_version_ids_and_the_job_history_is_kept(api
     # Then the new version has another id, the old one is gone from the API but not from the job records
     assert second != first
     assert error(api, "DescribeSolutionVersion", solutionVersionArn=first).code == "ResourceNotFoundException"
-    assert [record.arn for record in api.service.jobs() if record.phase == "train"] == [first, second]
+    assert [record.arn for record in api.backend.jobs() if record.phase == "train"] == [first, second]

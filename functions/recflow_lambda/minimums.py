@@ -1,0 +1,9 @@
+"""Amazon Personalize's data minimums, shared by the data check and the local Personalize.
+
+From the Personalize quotas page: a dataset import job needs at least 1,000 records, and training needs
+at least 1,000 interactions (after any event filtering) from at least 25 users with 2 or more each.
+"""
+
+MIN_IMPORT_RECORDS = 1000
+MIN_TRAINING_INTERACTIONS = 1000
+MIN_TRAINING_USERS = 25  # users with at least 2 interactions each

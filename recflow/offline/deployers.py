@@ -1,0 +1,484 @@
+"""How each resource type of the translated template is created offline: one registry keyed by type.
+
+moto's CloudFormation creates the types in MOTO_DEPLOYS with its own resource classes; the deployers
+below create the others through the services' APIs (moto's, or the local Personalize behind it), the
+way CloudFormation's resource handlers do, and answer what `!Ref` and `!GetAtt` return. A deployer
+refuses properties it does not carry over rather than dropping them silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import boto3
+
+from recflow.offline.clock import SimClock, WallClock
+from recflow.offline.environ import environment
+from recflow.offline.moto_extensions import Deployed, Deployer, ResourceRequest
+from recflow.offline.template import TemplateError
+
+# Types moto's own CloudFormation models create with all the properties template.yaml gives them.
+MOTO_DEPLOYS = frozenset({"AWS::Events::Rule", "AWS::SNS::Topic", "AWS::Logs::LogGroup"})
+
+# Types that need nothing offline: none today. A type listed here gets a physical id and nothing else.
+NOTHING_OFFLINE: frozenset[str] = frozenset()
+
+# How often a deployer looks at a Personalize resource it waits for (pipeline seconds).
+POLL_SECONDS = 1.0
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")  # only ${Name}: the definition also holds JSONPath like $$.Execution.Name
+
+
+class DeployError(TemplateError):
+    """A resource of the stack could not be created; the message names it."""
+
+
+Clock = SimClock | WallClock
+
+
+def deployers(clock: Clock, failures: list[DeployError] | None = None) -> dict[str, Deployer]:
+    """recflow's deployer for each type it creates itself (moto's CloudFormation calls them).
+
+    Each failure is also appended to `failures`: behind a moto server it reaches the client as a bare 500.
+    """
+    failures = [] if failures is None else failures
+    api = _Api()
+    personalize = _Personalize(api, clock)
+    own: dict[str, Deployer] = {
+        "AWS::S3::Bucket": partial(_bucket, api),
+        "AWS::S3::BucketPolicy": partial(_bucket_policy, api),
+        "AWS::IAM::Role": partial(_role, api),
+        "AWS::Lambda::Function": partial(_function, api),
+        "AWS::Lambda::Permission": partial(_permission, api),
+        "AWS::SNS::Subscription": partial(_subscription, api),
+        "AWS::Glue::Job": partial(_glue_job, api),
+        "AWS::StepFunctions::StateMachine": partial(_state_machine, api),
+        "AWS::Personalize::DatasetGroup": personalize.dataset_group,
+        "AWS::Personalize::Schema": personalize.schema,
+        "AWS::Personalize::Dataset": personalize.dataset,
+        "Custom::PersonalizeSolution": _SolutionResource(api, clock).create,
+    }
+    nothing = {kind: _nothing for kind in NOTHING_OFFLINE}
+    return {kind: _naming_failures(deploy, failures) for kind, deploy in {**own, **nothing}.items()}
+
+
+def deployed_types() -> frozenset[str]:
+    """Every type the offline stack can hold: moto's, recflow's and those needing nothing offline."""
+    return MOTO_DEPLOYS | NOTHING_OFFLINE | frozenset(deployers(WallClock()))
+
+
+def _naming_failures(deploy: Deployer, failures: list[DeployError]) -> Deployer:
+    def deploy_or_say_which(request: ResourceRequest) -> Deployed:
+        try:
+            return deploy(request)
+        except DeployError as failure:
+            failures.append(failure)
+            raise
+        except Exception as exc:
+            named = DeployError(f"{request.logical_id} ({request.resource_type}) could not be created offline: {exc}")
+            failures.append(named)
+            raise named from exc
+
+    return deploy_or_say_which
+
+
+class _Api:
+    """The deployment's boto3 clients, one per service and region (made lazily, used by one deployment:
+    a client keeps the endpoint and credentials it was made with)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, request: ResourceRequest) -> Any:
+        key = (service, request.region)
+        with self._lock:
+            if key not in self._clients:
+                # Under the lock: making clients from boto3's default session is not thread-safe.
+                self._clients[key] = boto3.client(service, region_name=request.region)
+            return self._clients[key]
+
+
+def _only(request: ResourceRequest, known: Iterable[str]) -> dict[str, Any]:
+    unknown = sorted(set(request.properties) - set(known))
+    if unknown:
+        raise DeployError(
+            f"{request.logical_id} ({request.resource_type}) has properties the offline deployment does not "
+            f"carry over: {', '.join(unknown)}"
+        )
+    return request.properties
+
+
+def _tags(properties: dict[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: str(tag["Value"]) for tag in properties.get("Tags", [])}
+
+
+def _nothing(request: ResourceRequest) -> Deployed:
+    return Deployed(request.generated_name)
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+def _bucket(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(
+        request,
+        (
+            "BucketName",
+            "BucketEncryption",
+            "VersioningConfiguration",
+            "PublicAccessBlockConfiguration",
+            "OwnershipControls",
+            "NotificationConfiguration",
+            "LifecycleConfiguration",
+            "Tags",
+        ),
+    )
+    s3 = api("s3", request)
+    name = props.get("BucketName", request.generated_name)
+    s3.create_bucket(Bucket=name, **_location(request.region))
+    if "BucketEncryption" in props:
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+            }
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+        )
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    if "NotificationConfiguration" in props:
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=_notification_configuration(props["NotificationConfiguration"])
+        )
+    if "LifecycleConfiguration" in props:
+        rules = [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "Tags" in props:
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": props["Tags"]})
+    return Deployed(
+        name,
+        {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{request.region}.amazonaws.com",
+        },
+    )
+
+
+def _location(region: str) -> dict[str, Any]:
+    return {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
+def _notification_configuration(cfn: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(cfn) - {"EventBridgeConfiguration"})
+    if unknown:
+        raise DeployError(f"bucket notifications other than EventBridge are not deployed offline: {', '.join(unknown)}")
+    enabled = cfn["EventBridgeConfiguration"].get("EventBridgeEnabled") in (True, "true")
+    return {"EventBridgeConfiguration": {}} if enabled else {}
+
+
+def _lifecycle_rule(cfn: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = {"ID": cfn["Id"], "Status": cfn["Status"], "Filter": {"Prefix": cfn.get("Prefix", "")}}
+    if "NoncurrentVersionExpiration" in cfn:
+        rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": cfn["NoncurrentVersionExpiration"]["NoncurrentDays"]}
+    if "ExpirationInDays" in cfn:
+        rule["Expiration"] = {"Days": cfn["ExpirationInDays"]}
+    unknown = sorted(set(cfn) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "ExpirationInDays"})
+    if unknown:
+        raise DeployError(f"lifecycle rule {cfn['Id']} has settings not deployed offline: {', '.join(unknown)}")
+    return rule
+
+
+def _bucket_policy(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, ("Bucket", "PolicyDocument"))
+    api("s3", request).put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
+    return Deployed(props["Bucket"])
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+
+def _role(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(
+        request,
+        (
+            "RoleName",
+            "AssumeRolePolicyDocument",
+            "Policies",
+            "ManagedPolicyArns",
+            "Path",
+            "Description",
+            "MaxSessionDuration",
+            "PermissionsBoundary",
+            "Tags",
+        ),
+    )
+    iam = api("iam", request)
+    name = props.get("RoleName", request.generated_name[:64])
+    optional = {
+        key: props[key] for key in ("Path", "Description", "MaxSessionDuration", "PermissionsBoundary") if key in props
+    }
+    role = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
+        Tags=props.get("Tags", []),
+        **optional,
+    )["Role"]
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(_versioned(policy["PolicyDocument"])),
+        )
+    for arn in props.get("ManagedPolicyArns", []):
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    return Deployed(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+
+def _versioned(document: dict[str, Any]) -> dict[str, Any]:
+    """IAM reads a document without Version as 2008-10-17; moto refuses it. SAM's policy templates omit the
+    Version and use no policy variables (the one difference), so 2012-10-17 grants exactly the same."""
+    return document if "Version" in document else {"Version": "2012-10-17", **document}
+
+
+# --- Lambda --------------------------------------------------------------------------------------
+
+
+def _function(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(
+        request,
+        (
+            "FunctionName",
+            "Code",
+            "Handler",
+            "Role",
+            "Runtime",
+            "MemorySize",
+            "Timeout",
+            "Environment",
+            "Tags",
+            "TracingConfig",
+            "Architectures",
+            "Description",
+        ),
+    )
+    name = props.get("FunctionName", request.generated_name[:64])
+    optional: dict[str, Any] = {
+        key: props[key]
+        for key in ("MemorySize", "Timeout", "TracingConfig", "Architectures", "Description")
+        if key in props
+    }
+    if "Environment" in props:  # Lambda takes strings; moto's CloudFormation resolves Number parameters to ints
+        variables = props["Environment"].get("Variables", {})
+        optional["Environment"] = {"Variables": {key: str(value) for key, value in variables.items()}}
+    function = api("lambda", request).create_function(
+        FunctionName=name,
+        Runtime=props["Runtime"],
+        Role=props["Role"],
+        Handler=props["Handler"],
+        Code=props["Code"],
+        Tags=_tags(props),
+        **optional,
+    )
+    return Deployed(name, {"Arn": function["FunctionArn"]})
+
+
+def _permission(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, ("Action", "FunctionName", "Principal", "SourceArn", "SourceAccount"))
+    statement_id = request.generated_name[:100]
+    api("lambda", request).add_permission(StatementId=statement_id, **props)
+    return Deployed(statement_id)
+
+
+# --- SNS, Glue ------------------------------------------------------------------------------------
+
+
+def _subscription(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, ("TopicArn", "Protocol", "Endpoint"))
+    reply = api("sns", request).subscribe(
+        TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], ReturnSubscriptionArn=True
+    )
+    return Deployed(reply["SubscriptionArn"])
+
+
+def _glue_job(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(
+        request,
+        (
+            "Name",
+            "Description",
+            "Role",
+            "GlueVersion",
+            "WorkerType",
+            "NumberOfWorkers",
+            "Timeout",
+            "ExecutionProperty",
+            "Command",
+            "DefaultArguments",
+            "MaxRetries",
+            "Tags",
+        ),
+    )
+    name = props.get("Name", request.generated_name)
+    job = {key: value for key, value in props.items() if key not in ("Name", "Timeout", "NumberOfWorkers")}
+    job["DefaultArguments"] = {key: str(value) for key, value in props.get("DefaultArguments", {}).items()}
+    for number in ("Timeout", "NumberOfWorkers"):
+        if number in props:
+            job[number] = int(props[number])
+    api("glue", request).create_job(Name=name, **job)
+    return Deployed(name)
+
+
+# --- Step Functions --------------------------------------------------------------------------------
+
+
+def _state_machine(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(
+        request,
+        (
+            "StateMachineName",
+            "StateMachineType",
+            "RoleArn",
+            "DefinitionS3Location",
+            "DefinitionString",
+            "DefinitionSubstitutions",
+            "LoggingConfiguration",
+            "TracingConfiguration",
+            "Tags",
+        ),
+    )
+    name = props.get("StateMachineName", request.generated_name[:80])
+    definition = _definition(api, request, props)
+    options: dict[str, Any] = {"type": props.get("StateMachineType", "STANDARD")}
+    if "LoggingConfiguration" in props:
+        logging = props["LoggingConfiguration"]
+        options["loggingConfiguration"] = {
+            "level": logging.get("Level", "OFF"),
+            "includeExecutionData": logging.get("IncludeExecutionData", False),
+            "destinations": [
+                {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+                for d in logging.get("Destinations", [])
+            ],
+        }
+    if "TracingConfiguration" in props:
+        options["tracingConfiguration"] = {"enabled": props["TracingConfiguration"].get("Enabled") in (True, "true")}
+    tags = [{"key": key, "value": value} for key, value in _tags(props).items()]
+    arn = api("stepfunctions", request).create_state_machine(
+        name=name, definition=definition, roleArn=props["RoleArn"], tags=tags, **options
+    )["stateMachineArn"]
+    return Deployed(arn, {"Arn": arn, "Name": name})
+
+
+def _definition(api: _Api, request: ResourceRequest, props: dict[str, Any]) -> str:
+    if "DefinitionS3Location" in props:
+        location = props["DefinitionS3Location"]
+        extra = {"VersionId": location["Version"]} if "Version" in location else {}
+        body = api("s3", request).get_object(Bucket=location["Bucket"], Key=location["Key"], **extra)["Body"]
+        text: str = body.read().decode()
+    else:
+        text = props["DefinitionString"]
+    substitutions = {key: str(value) for key, value in props.get("DefinitionSubstitutions", {}).items()}
+    missing = sorted(set(PLACEHOLDER.findall(text)) - set(substitutions))
+    if missing:
+        raise DeployError(
+            f"the definition of {request.logical_id} uses ${{{missing[0]}}} with no DefinitionSubstitution"
+        )
+    filled = PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], text)
+    json.loads(filled)  # a substitution that breaks the JSON fails here, not when the machine runs
+    return filled
+
+
+# --- Personalize ------------------------------------------------------------------------------------
+
+
+class _Personalize:
+    """AWS::Personalize::* as CloudFormation creates them: each waits until ACTIVE, Ref is the ARN."""
+
+    def __init__(self, api: _Api, clock: Clock) -> None:
+        self.api = api
+        self.clock = clock
+
+    def dataset_group(self, request: ResourceRequest) -> Deployed:
+        props = _only(request, ("Name", "Domain", "KmsKeyArn", "RoleArn"))
+        args = _lower_first(props)
+        personalize = self.api("personalize", request)
+        arn = personalize.create_dataset_group(**args)["datasetGroupArn"]
+        self._wait_active(lambda: personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"], arn)
+        return Deployed(arn, {"DatasetGroupArn": arn})
+
+    def schema(self, request: ResourceRequest) -> Deployed:
+        props = _only(request, ("Name", "Schema", "Domain"))
+        arn = self.api("personalize", request).create_schema(**_lower_first(props))["schemaArn"]
+        return Deployed(arn, {"SchemaArn": arn})
+
+    def dataset(self, request: ResourceRequest) -> Deployed:
+        props = _only(request, ("Name", "DatasetType", "DatasetGroupArn", "SchemaArn"))
+        personalize = self.api("personalize", request)
+        arn = personalize.create_dataset(**_lower_first(props))["datasetArn"]
+        self._wait_active(lambda: personalize.describe_dataset(datasetArn=arn)["dataset"], arn)
+        return Deployed(arn, {"DatasetArn": arn})
+
+    def _wait_active(self, describe: Callable[[], dict[str, Any]], arn: str) -> None:
+        while (status := describe()["status"]) != "ACTIVE":
+            if status not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+                raise DeployError(f"{arn} is {status} instead of becoming ACTIVE")
+            self.clock.advance(POLL_SECONDS)
+
+
+def _lower_first(props: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's PascalCase property names as the Personalize API's camelCase parameters."""
+    return {key[0].lower() + key[1:]: value for key, value in props.items()}
+
+
+class _SolutionResource:
+    """Custom::PersonalizeSolution: what its function does on Create, without the HTTP answer.
+
+    CloudFormation would invoke the ServiceToken function and wait for a PUT to a presigned URL; offline
+    the deployer runs the same request handling (`answer_request`) in the function's environment and
+    reads its answer directly.
+    """
+
+    def __init__(self, api: _Api, clock: Clock) -> None:
+        self.api = api
+        self.clock = clock
+
+    def create(self, request: ResourceRequest) -> Deployed:
+        from recflow_lambda.models import CustomResourceAddress
+        from recflow_lambda.solution import answer_request
+
+        token = request.properties["ServiceToken"]
+        function = self.api("lambda", request).get_function_configuration(FunctionName=token)
+        event = {
+            "RequestType": "Create",
+            "ServiceToken": token,
+            "ResponseURL": "https://cloudformation-custom-resource-response.invalid/offline",  # read directly
+            "StackId": request.stack_id,
+            "RequestId": str(uuid.uuid4()),
+            "LogicalResourceId": request.logical_id,
+            "ResourceType": request.resource_type,
+            "ResourceProperties": request.properties,
+        }
+        deadline = self.clock.now() + int(function["Timeout"])
+        with environment(function.get("Environment", {}).get("Variables", {})):
+            answer = answer_request(
+                event,
+                CustomResourceAddress.model_validate(event),
+                lambda: int((deadline - self.clock.now()) * 1000),
+                self.clock.advance,
+            )
+        if answer.Status != "SUCCESS":
+            raise DeployError(f"{request.logical_id} ({request.resource_type}) failed: {answer.Reason}")
+        return Deployed(answer.PhysicalResourceId, dict(answer.Data))
