@@ -477,7 +477,8 @@ class _SolutionResource:
                 event,
                 CustomResourceAddress.model_validate(event),
                 lambda: int((deadline - self.clock.now()) * 1000),
-                self.clock.advance,
+                # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
+                lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
             )
         if answer.Status != "SUCCESS":
             raise DeployError(f"{request.logical_id} ({request.resource_type}) failed: {answer.Reason}")
