@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +24,7 @@ console = Console()
 
 if TYPE_CHECKING:  # the runtime imports moto and numpy: only commands that run the pipeline load it
     from recflow.offline.runtime import RunRequest
+    from recflow.offline.server import LocalServer
     from recflow.offline.summary import Summary
     from recflow.personalize_local.settings import Phase
     from recflow.synthetic import SyntheticStats
@@ -31,6 +34,14 @@ FaultOption = Annotated[
     list[str],
     typer.Option(
         "--fault", help="PHASE:OUTCOME, PHASE in etl|import|train|batch, OUTCOME in fail|stop|stall|throttle."
+    ),
+]
+
+ParameterOption = Annotated[
+    list[str],
+    typer.Option(
+        "--parameter",
+        help="Template parameter Name=Value (like sam deploy --parameter-overrides); repeatable.",
     ),
 ]
 
@@ -48,6 +59,16 @@ def _parse_faults(values: list[str]) -> dict[str, str]:
             raise _fail(f"--fault takes PHASE:OUTCOME (for example train:fail), not {value!r}")
         faults[phase.strip()] = outcome.strip()
     return faults
+
+
+def _parse_parameters(values: list[str]) -> dict[str, str]:
+    parameters = {}
+    for value in values:
+        name, sep, parameter_value = value.partition("=")
+        if not sep or not name.strip():
+            raise _fail(f"--parameter takes Name=Value (for example NumResults=10), not {value!r}")
+        parameters[name.strip()] = parameter_value
+    return parameters
 
 
 def _parse_job_seconds(value: str | None) -> dict[str, float]:
@@ -95,6 +116,7 @@ def local_run(
     time_scale: Annotated[float, typer.Option(help="Wall seconds per simulated second of waiting.")] = 0.001,
     min_rating: Annotated[str, typer.Option(help="Keep interactions rated at least this much.")] = "",
     num_results: Annotated[int, typer.Option(help="Recommendations per user.")] = 25,
+    parameter: ParameterOption = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
     """Run the pipeline on your own data: upload → ETL → import → training → batch recommendations."""
     from recflow.offline.runtime import RunRequest
@@ -109,32 +131,107 @@ def local_run(
         faults=_parse_faults(fault),
         job_seconds=_parse_job_seconds(job_seconds),
         time_scale=time_scale,
+        parameters=_parse_parameters(parameter),
     )
     _run_and_report(request)
 
 
 @local.command("serve")
 def local_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4566,
-    job_seconds: Annotated[str | None, typer.Option(help="Job durations in real seconds, e.g. train=30.")] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 4566,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 also answers other machines.")
+    ] = "127.0.0.1",
+    stack_name: Annotated[str, typer.Option(help="Name of the deployed stack.")] = "recflow",
+    parameter: ParameterOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    lake: Annotated[
+        Path | None,
+        typer.Option(help="Keep the bucket's objects in this directory: restored on start, written as they appear."),
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="Real seconds per simulated second (waits, Personalize jobs); more than 0.")
+    ] = 0.001,
+    job_seconds: Annotated[
+        str | None, typer.Option(help="Simulated job durations, e.g. import=300,train=1800.")
+    ] = None,
 ) -> None:
-    """Serve moto and the local Personalize: point AWS_ENDPOINT_URL at it from your own code."""
-    import threading
+    """Serve a local AWS account with the stack deployed: upload to raw/ with any client to start a run."""
+    import time
 
-    from recflow.offline.server import local_server
+    from recflow.offline.server import ServeError, local_server
+    from recflow.offline.template import TemplateError
     from recflow.personalize_local.settings import LocalSettings
 
-    # Real seconds here: dataset groups, datasets and solutions turn ACTIVE after one, so deploying the
-    # stack on start (which waits for each, as CloudFormation does) takes seconds, not minutes.
-    settings = LocalSettings(job_seconds=_seconds_by_phase(_parse_job_seconds(job_seconds)), resource_seconds=1.0)
+    if time_scale <= 0:
+        raise _fail(f"--time-scale must be more than 0 when serving, not {time_scale}")
+    settings = LocalSettings(job_seconds=_seconds_by_phase(_parse_job_seconds(job_seconds)))
+    parameters = _parse_parameters(parameter)
     try:
-        with local_server(port=port, settings=settings) as url:
-            console.print(f"Serving on {url}: export AWS_ENDPOINT_URL={url}  (Ctrl-C stops)", highlight=False)
-            threading.Event().wait()
-    except OSError as error:
-        raise _fail(f"cannot listen on port {port}: {error.strerror}") from None
+        with ExitStack() as serving:
+            serving.enter_context(_stopped_by_signals())
+            with console.status(f"Deploying the stack {stack_name}…"):
+                served = serving.enter_context(
+                    local_server(
+                        host,
+                        port,
+                        settings,
+                        stack_name=stack_name,
+                        parameters=parameters,
+                        lake_dir=lake,
+                        time_scale=time_scale,
+                    )
+                )
+            _print_served(served, lake)
+            reported = 0
+            while True:  # until Ctrl-C; say why an upload started no run, as the run's own error
+                time.sleep(0.5)
+                new = served.trigger_errors[reported:]
+                for error in new:
+                    console.print(f"[bold red]an upload started no run:[/] {error}", highlight=False)
+                reported += len(new)
+    except (ServeError, TemplateError) as error:
+        raise _fail(str(error)) from None
     except KeyboardInterrupt:
-        pass
+        console.print(f"Stopped{f'; the lake is in {lake}' if lake else ''}.", highlight=False)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM (docker stop, kill) stops like Ctrl-C; so does SIGINT where the shell started the server
+    in the background, which ignores SIGINT for it."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _print_served(served: LocalServer, lake: Path | None) -> None:
+    stack = served.stack
+    console.print(
+        f"Stack [bold]{stack.name}[/] {stack.status} in {served.startup_seconds:.1f} s"
+        + (f"; {served.restored} objects restored from {lake}" if lake else ""),
+        highlight=False,
+    )
+    outputs = Table("output", title=f"Outputs of {stack.name}")
+    outputs.add_column("value", overflow="fold")  # whole ARNs, also where the terminal is narrow
+    for key, value in sorted(stack.outputs.items()):
+        outputs.add_row(key, value)
+    console.print(outputs)
+    bucket = stack.outputs.get("DataBucketName", "<bucket>")
+    console.print(
+        f"Serving on [bold]{served.url}[/]  (Ctrl-C stops)\n"
+        f"  export AWS_ENDPOINT_URL={served.url} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
+        f"AWS_DEFAULT_REGION=us-east-1\n"
+        f"  aws s3 cp FILE s3://{bucket}/raw/   # starts a run",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -246,6 +343,42 @@ def _report(summary: Summary, lake: Path) -> None:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
+
+
+DEFAULT_ASL = Path("statemachine/pipeline.asl.json")
+
+
+@app.command()
+def diagram(
+    asl: Annotated[Path, typer.Option(help="The state machine definition (ASL JSON).")] = DEFAULT_ASL,
+    check: Annotated[
+        Path | None, typer.Option(help="Exit 1 when this file's diagram differs from the definition's.")
+    ] = None,
+    write: Annotated[Path | None, typer.Option(help="Replace the diagram between this file's markers.")] = None,
+) -> None:
+    """Print the state machine as a Mermaid flowchart; check or update the README's copy of it."""
+    from recflow import diagram as mermaid_diagram
+
+    if check is not None and write is not None:
+        raise _fail("use --check or --write, not both")
+    try:
+        block = mermaid_diagram.markdown_block(mermaid_diagram.load_definition(asl))
+        if check is not None:
+            if mermaid_diagram.readme_block(mermaid_diagram.read_text(check), str(check)) != block:
+                rerun = f"recflow diagram --write {check}" + ("" if asl == DEFAULT_ASL else f" --asl {asl}")
+                raise _fail(f"{check}'s state machine diagram is out of date: run `{rerun}`", code=1)
+            console.print(f"{check}'s state machine diagram is up to date.", highlight=False, markup=False)
+        elif write is not None:
+            text = mermaid_diagram.read_text(write)
+            updated = mermaid_diagram.replace_readme_block(text, block, str(write))
+            if updated != text:
+                write.write_text(updated, encoding="utf-8")
+            state = "updated" if updated != text else "already up to date"
+            console.print(f"{write}'s state machine diagram {state}.", highlight=False, markup=False)
+        else:
+            typer.echo(block, nl=False)
+    except mermaid_diagram.DiagramError as error:
+        raise _fail(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -42,3 +42,31 @@ class WallClock:
     def advance(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+class ScaledClock(SimClock):
+    """Simulated time for `recflow local serve`: it runs on its own, `1 / scale` times faster than real
+    time, so a client polling a job from outside sees it finish, and a pipeline wait of N simulated
+    seconds sleeps N * scale real seconds.
+
+    A wait does not add its seconds on top: the real time it sleeps already moves the clock by them.
+    So two waits in parallel branches overlap as they would on AWS, instead of adding up as on a
+    SimClock, and every observer (moto, the local Personalize, a client) reads one timeline.
+    """
+
+    def __init__(self, start: float | None = None, scale: float = 0.001) -> None:
+        if scale <= 0:
+            raise ValueError("a served clock's time scale must be more than 0")
+        super().__init__(start, scale)
+        self._started = time.monotonic()
+
+    def now(self) -> float:
+        return self._now + (time.monotonic() - self._started) / self.scale
+
+    def advance(self, seconds: float) -> None:
+        """Sleep until `seconds` of simulated time have passed."""
+        if seconds <= 0:
+            return
+        until = self.now() + seconds
+        while (left := until - self.now()) > 0:  # time.sleep may wake a hair early on some platforms
+            time.sleep(left * self.scale)

@@ -2,13 +2,16 @@
 
 moto (pinned in pyproject.toml) executes the real state machine, but out of the box it cannot:
 1. run a Lambda function's real code without Docker (its simple backend only echoes),
-2. deliver EventBridge events to Lambda and Step Functions targets,
+2. deliver EventBridge events to Lambda and Step Functions targets, and start a state machine more than once,
 3. run a Glue job's script, or finish `glue:startJobRun.sync` (it crashes on a missing callback endpoint),
 4. let Wait states, retry intervals and .sync polls pass on a simulated clock instead of real time,
 5. serve Personalize beyond the schema calls (the actions the local service lacks answer like AWS
-   does for an unknown operation, in JSON, instead of moto server's HTML 500).
+   does for an unknown operation, in JSON, instead of moto server's HTML 500),
+6. deploy the types its CloudFormation lacks or mishandles (recflow/offline/deployers.py), attach AWS
+   managed policies, and read a bucket policy's conditions as AWS does.
 
-`extended_moto()` patches those five places for the duration of a `with` block, and each has a test
+`extended_moto()` patches the first five for the duration of a `with` block; `cloudformation_deployers()`,
+`add_aws_managed_policies()` and `bucket_policy_conditions_as_aws()` do the sixth. Each has a test
 in tests/unit/offline/test_moto_extensions.py, so a moto upgrade that breaks one fails loudly. Every
 entry point first checks that moto is the pinned version and that every moto function recflow patches
 or calls still has the parameters it expects (section 7, `MOTO_SEAMS`).
@@ -16,6 +19,7 @@ or calls still has the parameters it expects (section 7, `MOTO_SEAMS`).
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import importlib.metadata
@@ -41,6 +45,7 @@ from moto.events.utils import EventMessageType
 from moto.glue.exceptions import ConcurrentRunsExceededException
 from moto.glue.models import FakeJob, FakeJobRun
 from moto.personalize.responses import PersonalizeResponse
+from moto.stepfunctions.parser import models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
@@ -105,6 +110,7 @@ def extended_moto(
         for patcher in (
             *_lambda_patches(ext),
             *_eventbridge_patches(ext),
+            *_execution_patches(),
             *_glue_patches(ext),
             *_clock_patches(ext),
             *_personalize_patches(ext),
@@ -202,6 +208,23 @@ def _eventbridge_patches(ext: Extensions) -> list[Any]:
                 ext.trigger_errors.append(f"{error['errorType']}: {error['errorMessage']}")
 
     return [patch.object(Rule, "send_to_targets", send_to_targets)]
+
+
+class _CopyKeepingExecutions:
+    """Stands in for the `copy` module in moto's Step Functions backend. StartExecution deep-copies the
+    state machine with its earlier executions, whose interpreter holds an RLock, so every execution after
+    the first answered HTTP 500. The copy shares the earlier executions instead: they are history."""
+
+    @staticmethod
+    def deepcopy(machine: Any, memo: dict[int, Any] | None = None) -> Any:
+        memo = {} if memo is None else memo
+        for execution in getattr(machine, "executions", []):
+            memo[id(execution)] = execution  # deepcopy answers a memoised object with itself
+        return copy.deepcopy(machine, memo)
+
+
+def _execution_patches() -> list[Any]:
+    return [patch.object(models, "copy", _CopyKeepingExecutions)]
 
 
 # --- 3. Glue: run the job, finish .sync ---------------------------------------------------------
@@ -372,12 +395,7 @@ def _personalize_patches(ext: Extensions) -> list[Any]:
 # state machine's DefinitionS3Location), put Lambda functions where a Docker-less moto never looks, and
 # lack the Personalize and Glue types: for those types recflow's deployers answer instead.
 
-# The moto internals this section replaces or writes to.
-CLOUDFORMATION_SEAMS = (
-    "moto.cloudformation.parsing.resource_class_from_type",
-    "moto.iam.models.IAMBackend.managed_policies",
-    "moto.s3.models.FakeBucket.get_permission",
-)
+# Every moto internal this section replaces or writes to is listed in MOTO_SEAMS (section 7).
 
 
 @dataclass(frozen=True)
@@ -582,6 +600,13 @@ MOTO_SEAMS: tuple[Seam, ...] = (
         "Rule.send_to_targets",
         "(self, original_event, transform_input=True)",
     ),
+    Seam(
+        "repeated executions",
+        "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend.start_execution",
+        "(self, state_machine_arn, name=None, execution_input=None, trace_header=None)",
+    ),
+    Seam("repeated executions", "moto.stepfunctions.parser.models", "copy", None),
     Seam(
         "Glue job runs",
         "moto.glue.models",

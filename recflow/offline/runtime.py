@@ -65,7 +65,7 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
     template = Template(TEMPLATE, _parameters(request))  # bad parameters fail before any setup
     clock = SimClock(scale=request.time_scale)
     started = time.perf_counter()
-    with _offline_environment(), mock_aws(config=_MOTO_CONFIG):
+    with offline_environment(), mock_aws(config=_MOTO_CONFIG):
         clear_clients()  # the handlers' cached boto3 clients must be made inside this mock
         glue = GlueLocal(clock, fault=request.faults.get("etl"))
         # Validated by _check; pydantic checks the phase and fault names once more.
@@ -85,7 +85,7 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
             stack = deploy_stack(STACK_NAME, template, clock, s3)
             bucket, state_machine = stack.output("DataBucketName"), stack.output("StateMachineArn")
             *inputs, (trigger_key, trigger_path) = _stage_inputs(request)
-            with _rules_paused():  # on AWS the lake and the other inputs are in the bucket before the upload
+            with rules_paused():  # on AWS the lake and the other inputs are in the bucket before the upload
                 lake.upload(s3, bucket, lake.lake_objects(request.lake))
                 in_lake = lake.etags(s3, bucket)
                 lake.upload(s3, bucket, inputs)
@@ -153,7 +153,9 @@ _MOTO_CONFIG: DefaultConfig = {
 }
 
 
-def _offline_environment() -> AbstractContextManager[None]:
+def offline_environment(overrides: dict[str, str | None] | None = None) -> AbstractContextManager[None]:
+    """Offline credentials and region for the block: what the pipeline calls must stay on this machine.
+    `recflow local serve` passes its endpoint as AWS_ENDPOINT_URL in `overrides`."""
     return environment(
         {
             "AWS_ACCESS_KEY_ID": "offline",
@@ -166,6 +168,9 @@ def _offline_environment() -> AbstractContextManager[None]:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("RECFLOW_LOG_LEVEL", "WARNING"),
+            # A per-service endpoint (AWS_ENDPOINT_URL_S3 …) would win over AWS_ENDPOINT_URL.
+            **{name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")},
+            **(overrides or {}),
         }
     )
 
@@ -179,7 +184,7 @@ def _sfn() -> Any:
 
 
 @contextmanager
-def _rules_paused() -> Iterator[None]:
+def rules_paused() -> Iterator[None]:
     """Disable the stack's enabled EventBridge rules for the block: what it puts in S3 starts no run."""
     events = boto3.client("events", region_name=REGION)
     enabled = [rule["Name"] for rule in events.list_rules()["Rules"] if rule["State"] == "ENABLED"]

@@ -15,7 +15,7 @@ from recflow.offline.clock import SimClock
 from recflow.offline.deployers import MOTO_DEPLOYS, DeployError, deployed_types, deployers
 from recflow.offline.glue_local import GlueLocal
 from recflow.offline.moto_extensions import ResourceRequest, bucket_policy_conditions_as_aws, extended_moto
-from recflow.offline.runtime import _MOTO_CONFIG, _offline_environment
+from recflow.offline.runtime import _MOTO_CONFIG, offline_environment
 from recflow.offline.stack import TEMPLATE, Stack, deploy_stack
 from recflow.offline.template import REGION, Template
 from recflow.personalize_local.backend import PersonalizeBackend
@@ -29,7 +29,7 @@ PERSONALIZE = "arn:aws:personalize:us-east-1:123456789012"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     clock = SimClock(scale=0)
-    with _offline_environment(), mock_aws(config=_MOTO_CONFIG):
+    with offline_environment(), mock_aws(config=_MOTO_CONFIG):
         clear_clients()
         with (
             extended_moto(
@@ -193,7 +193,7 @@ def test_a_resource_that_cannot_be_deployed_fails_the_deployment_with_one_senten
         "      WebsiteConfiguration: {IndexDocument: index.html}\n"
     )
     # When it is deployed
-    with _offline_environment(), mock_aws(config=_MOTO_CONFIG), pytest.raises(DeployError) as error:
+    with offline_environment(), mock_aws(config=_MOTO_CONFIG), pytest.raises(DeployError) as error:
         deploy_stack("site", Template(tmp_path / "template.yaml"), SimClock(scale=0))
     # Then the error names the resource and the property
     assert str(error.value) == (
