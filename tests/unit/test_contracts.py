@@ -1,6 +1,6 @@
 """Contracts between the parts that must agree: error names, recipes, Personalize minimums, summary phases.
 
-Each list lives in one place (errors.py, recipes.py, minimums.py, summary.STATE_PHASES); these tests fail
+Each list lives in one place (errors.py, recipes.py, minimums.py, execution_history.STATE_PHASES); these tests fail
 when another part drifts from it.
 """
 
@@ -20,7 +20,7 @@ from recflow_lambda.minimums import MIN_IMPORT_RECORDS, MIN_TRAINING_INTERACTION
 from recflow_lambda.naming import RunPhase
 from recflow_lambda.recipes import RECIPES, batch_kind
 
-from recflow.offline.summary import JOB_CHECK_STATES, STATE_PHASES
+from recflow.execution_history import JOB_CHECK_STATES, STATE_PHASES
 from recflow.personalize_local import interactions, recommender
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from recflow.offline.summary import _job_phases, phase_of_state, polls_by_phase, wall_seconds_by_phase
+from recflow.execution_history import phase_of_state, polls_by_phase, wall_seconds_by_phase
+from recflow.offline.summary import _job_phases
 
 START = datetime(2026, 1, 1)
 

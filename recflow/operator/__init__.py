@@ -1,0 +1,1 @@
+"""`recflow aws`: operate a deployed recflow stack (on AWS or `recflow local serve`) with plain boto3."""

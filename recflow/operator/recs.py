@@ -1,0 +1,65 @@
+"""A user's (or an item's) recommendations, read from a run's batch inference output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from recflow_lambda.finish import LATEST_KEY, output_prefix
+from recflow_lambda.models import LatestPointer
+
+from recflow.operator.runs import describe
+from recflow.operator.stack import OperatorError, Stack
+
+
+@dataclass
+class Recommendations:
+    run_id: str
+    key: str  # the .out file the line came from
+    items: list[str]
+    scores: list[float | None]
+
+
+def latest_run(stack: Stack) -> str:
+    s3 = stack.client("s3")
+    try:
+        body = s3.get_object(Bucket=stack.bucket, Key=LATEST_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise OperatorError(
+            f"s3://{stack.bucket}/{LATEST_KEY} does not exist: no run has succeeded yet (`recflow aws runs`)"
+        ) from None
+    return LatestPointer.model_validate_json(body).run_id
+
+
+def output_keys(stack: Stack, run_id: str) -> list[str]:
+    """The run's .out files; a run without them is an OperatorError (unknown, or no output yet)."""
+    pages = (
+        stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=output_prefix(run_id))
+    )
+    keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".out"))
+    if not keys:
+        status = describe(stack, run_id)["status"]  # raises for an unknown run
+        raise OperatorError(
+            f"run {run_id} ({status}) has no recommendations yet: s3://{stack.bucket}/{output_prefix(run_id)} "
+            "holds no .out file"
+        )
+    return keys
+
+
+def find(stack: Stack, field_name: str, value: str, run_id: str | None = None) -> Recommendations:
+    """The output line whose input has ``field_name`` (userId or itemId) equal to ``value``."""
+    run_id = run_id or latest_run(stack)
+    s3 = stack.client("s3")
+    for key in output_keys(stack, run_id):
+        for line in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].iter_lines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if str(record.get("input", {}).get(field_name)) != value:
+                continue
+            output = record.get("output") or {}
+            items = [str(item) for item in output.get("recommendedItems", [])]
+            scores = list(output.get("scores") or [None] * len(items))
+            return Recommendations(run_id=run_id, key=key, items=items, scores=scores)
+    who = "user" if field_name == "userId" else "item"
+    raise OperatorError(f"{who} {value!r} has no recommendations in run {run_id}: it was not in the batch input")
