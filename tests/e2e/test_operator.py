@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_serve import AWS_CLI, RECFLOW, Served, _clean_env, _free_port, _serve
+from test_serve import AWS_CLI, RECFLOW, Served, _client_env, _free_port, _serve
 from typer.testing import CliRunner
 
 from recflow import cli
@@ -202,13 +202,7 @@ def test_a_run_on_the_current_data_has_no_output_until_it_finishes(served, first
 def test_a_run_uploaded_with_the_aws_cli_is_followed_by_recflow_aws_status(served, raw_file, tmp_path):
     # The user's flow: AWS_ENDPOINT_URL in the environment, the AWS CLI uploads, `recflow aws status --follow`
     # (a real process, no terminal) watches.
-    env = {
-        **_clean_env(tmp_path),
-        "AWS_ENDPOINT_URL": served.url,
-        "AWS_ACCESS_KEY_ID": "cli",
-        "AWS_SECRET_ACCESS_KEY": "cli",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = _client_env(tmp_path, served.url)
     sfn, machine = served.client("stepfunctions"), served.outputs()["StateMachineArn"]
     before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     bucket = served.outputs()["DataBucketName"]

@@ -40,6 +40,17 @@ def _clean_env(home: Path) -> dict[str, str]:
     return env
 
 
+def _client_env(home: Path, url: str, key: str = "cli") -> dict[str, str]:
+    """What a user's shell has when pointing the AWS CLI (or recflow aws) at the server: any credentials."""
+    return {
+        **_clean_env(home),
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
 @dataclass
 class Served:
     process: subprocess.Popen[str]
@@ -186,13 +197,7 @@ def test_an_aws_managed_policy_attaches_to_a_role(served):
 
 @pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is in the dev extras (pip install -e '.[dev]')")
 def test_the_aws_cli_starts_a_run_and_follows_it(served, home, small_file):
-    env = {
-        **_clean_env(home),
-        "AWS_ENDPOINT_URL": served.url,
-        "AWS_ACCESS_KEY_ID": "cli",
-        "AWS_SECRET_ACCESS_KEY": "cli",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = _client_env(home, served.url)
 
     def aws_text(*args: str) -> str:
         done = subprocess.run([str(AWS_CLI), *args], env=env, capture_output=True, text=True)
