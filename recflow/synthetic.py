@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from recflow.progress import NO_PROGRESS, Advance, Progress
+
 # HetRec 2011 MovieLens: 2,113 users, 10,197 movies, 855,598 ratings.
 HETREC_USERS = 2_113
 HETREC_ITEMS = 10_197
@@ -33,6 +35,7 @@ HEADER = "userID\tmovieID\trating\ttimestamp"
 MIN_RATINGS_PER_USER = 20  # MovieLens only keeps users with at least 20 ratings
 TASTE_STRENGTH = 3.5  # exponent on the taste fit: how much taste counts against popularity
 ZIPF_EXPONENT = 2.3  # item weight ~ 1 / (rank + 5) ** ZIPF_EXPONENT (before saturation by heavy users)
+WRITE_BLOCK_ROWS = 50_000  # rows formatted and written at a time: the file's text is never held whole
 
 DAY = 86_400
 WINDOW_START = 875_664_000  # 1997-10-01, seconds
@@ -66,8 +69,10 @@ def generate(
     interactions: int = HETREC_INTERACTIONS,
     seed: int = 0,
     clusters: int = 20,
+    progress: Progress = NO_PROGRESS,
 ) -> SyntheticStats:
-    """Write a HetRec-layout ratings file to path and describe it."""
+    """Write a HetRec-layout ratings file to path and describe it; `progress` sees users sampled, then rows
+    written."""
     _check_sizes(users, items, interactions, clusters)
     rng = np.random.default_rng(seed)
 
@@ -84,7 +89,8 @@ def generate(
     user_bias = rng.normal(0.0, 0.45, size=users)
     starts, spans = _time_windows(rng, users)
 
-    user_index, item_index = _pick_items(rng, counts, popularity, genre, early_taste, late_taste)
+    with progress.step("Sampling each user's items", total=users) as advance:
+        user_index, item_index = _pick_items(rng, counts, popularity, genre, early_taste, late_taste, advance)
     fit = np.log((early_taste + late_taste)[user_index, genre[item_index]] / 2 * clusters + 0.05)
     # Within each user, items that suit the late taste come later (noisily): the drift.
     lean = np.log(late_taste[user_index, genre[item_index]] + 1e-3) - np.log(
@@ -98,11 +104,10 @@ def generate(
 
     order = np.lexsort((item_ids[item_index], user_index))
     user_index, item_index, ratings, seconds = (a[order] for a in (user_index, item_index, ratings, seconds))
-    text = _hetrec_text(user_ids[user_index], item_ids[item_index], ratings, seconds * 1000)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode()
-    path.write_bytes(data)
+    with progress.step("Writing rows", total=len(ratings)) as advance:
+        size = _write_hetrec(path, user_ids[user_index], item_ids[item_index], ratings, seconds * 1000, advance)
 
     per_item = np.bincount(item_index, minlength=items)
     per_user = np.bincount(user_index, minlength=users)
@@ -115,7 +120,7 @@ def generate(
         catalogue_items=items,
         interactions=len(ratings),
         clusters=clusters,
-        bytes=len(data),
+        bytes=size,
         first_timestamp_ms=int(seconds.min()) * 1000,
         last_timestamp_ms=int(seconds.max()) * 1000,
         mean_rating=round(float(ratings.mean()), 3),
@@ -197,6 +202,7 @@ def _pick_items(
     genre: np.ndarray,
     early_taste: np.ndarray,
     late_taste: np.ndarray,
+    advance: Advance,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(user index, item index) of every rating: each user's items, weighted by popularity times taste.
 
@@ -212,6 +218,7 @@ def _pick_items(
         arrival /= popularity * taste_weight[block][:, genre]
         for row, count in zip(arrival, counts[block], strict=True):
             picked.append(np.argpartition(row, count - 1)[:count])
+        advance(block.stop - block.start)
     return np.repeat(np.arange(users), counts), np.concatenate(picked)
 
 
@@ -248,9 +255,30 @@ def _ratings(rng: np.random.Generator, expected_offset: np.ndarray, whole_stars:
     return np.where(whole_stars, np.clip(np.round(raw), 1.0, 5.0), np.clip(np.round(raw * 2) / 2, 0.5, 5.0))
 
 
-def _hetrec_text(user_ids: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, timestamps_ms: np.ndarray) -> str:
+def _write_hetrec(
+    path: Path,
+    user_ids: np.ndarray,
+    item_ids: np.ndarray,
+    ratings: np.ndarray,
+    timestamps_ms: np.ndarray,
+    advance: Advance,
+) -> int:
+    """Write the rows under the header, a block at a time; returns the file's size in bytes."""
     # HetRec writes whole ratings without a decimal point ("4", "3.5").
     spelled = {value / 2: (f"{value // 2}" if value % 2 == 0 else f"{value / 2}") for value in range(1, 11)}
-    rating_text = [spelled[r] for r in ratings.tolist()]
-    rows = map("{}\t{}\t{}\t{}".format, user_ids.tolist(), item_ids.tolist(), rating_text, timestamps_ms.tolist())
-    return HEADER + "\n" + "\n".join(rows) + "\n"
+    size = 0
+    with path.open("wb") as out:
+        size += out.write((HEADER + "\n").encode())
+        for start in range(0, len(ratings), WRITE_BLOCK_ROWS):
+            block = slice(start, start + WRITE_BLOCK_ROWS)
+            rating_text = [spelled[r] for r in ratings[block].tolist()]
+            rows = map(
+                "{}\t{}\t{}\t{}\n".format,
+                user_ids[block].tolist(),
+                item_ids[block].tolist(),
+                rating_text,
+                timestamps_ms[block].tolist(),
+            )
+            size += out.write("".join(rows).encode())
+            advance(len(rating_text))
+    return size

@@ -219,7 +219,8 @@ class CustomResourceAddress(BaseModel):
 
 
 class SolutionProperties(BaseModel):
-    name: ResourceName = Field(alias="Name")
+    # Any length: the solution is named naming.fit_name(name), at most 63 characters.
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] = Field(alias="Name")
     dataset_group_arn: NonEmpty = Field(alias="DatasetGroupArn")
     recipe_arn: NonEmpty = Field(alias="RecipeArn")
 

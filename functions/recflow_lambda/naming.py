@@ -1,7 +1,9 @@
 """Deterministic names: run ids, Personalize job names and the ARNs derived from them.
 
 Names derive only from the trigger and the run id, so a duplicate event, a Lambda retry or a redrive
-finds the execution or job the first attempt created instead of starting a second one.
+finds the execution or job the first attempt created instead of starting a second one. A name that would
+exceed Personalize's 63 characters (a stack name may have 128) is cut and ends in a hash of the whole
+name (`fit_name`), so it stays unique and the same on every call.
 """
 
 import hashlib
@@ -19,7 +21,8 @@ HASH_LENGTH = 12
 Phase = Literal["import", "train", "batch"]  # the phases that run a Personalize job
 # Every phase of a run, in order: a failure names one of them (the state machine's "<phase> failed" states).
 RunPhase = Literal["etl", "data", "import", "train", "batch", "finish"]
-# "<prefix[:16]>-<run_id>-import" must fit in 63 characters.
+FIT_HASH_LENGTH = 8
+# "<prefix fitted to 16>-<run_id>-import" must fit in 63 characters.
 MAX_RUN_ID_LENGTH = MAX_NAME_LENGTH - PREFIX_LENGTH - len("--import")
 
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -43,9 +46,22 @@ def scheduled_run_id(event_time: datetime) -> str:
     return "scheduled-" + event_time.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
 
 
+def fit_name(name: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """``name`` itself when it has at most ``max_length`` characters; else its beginning, '-' and the first
+    8 hex digits of its SHA-256, ``max_length`` characters in all. Names that differ anywhere stay apart."""
+    if len(name) <= max_length:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:FIT_HASH_LENGTH]
+    return f"{name[: max_length - FIT_HASH_LENGTH - 1]}-{digest}"
+
+
 def job_name(name_prefix: str, run_id: str, phase: Phase) -> str:
-    """Personalize job name ``<NAME_PREFIX[:16]>-<run_id>-<phase>``."""
-    name = f"{name_prefix[:PREFIX_LENGTH]}-{run_id}-{phase}"
+    """Personalize job name ``<NAME_PREFIX fitted to 16>-<run_id>-<phase>``.
+
+    Two stacks whose names share their first 16 characters still name their jobs apart (job names are
+    unique per account and region, and scheduled run ids are the same for every stack).
+    """
+    name = f"{fit_name(name_prefix, PREFIX_LENGTH)}-{run_id}-{phase}"
     if len(name) > MAX_NAME_LENGTH or not _NAME_RE.match(name):
         raise ValueError(
             f"Job name {name!r} is not a valid Personalize name (≤ {MAX_NAME_LENGTH} characters of "

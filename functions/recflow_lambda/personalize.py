@@ -227,6 +227,29 @@ def create_solution(*, name: str, dataset_group_arn: str, recipe_arn: str) -> st
     return str(created["solutionArn"])
 
 
+# Solution version statuses during which DeleteSolution is refused (ResourceInUseException).
+UNFINISHED_VERSION_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"})
+
+
+def unfinished_solution_versions(solution_arn: str) -> dict[str, str]:
+    """ARN → status of each version of the solution that is still training or stopping."""
+    unfinished: dict[str, str] = {}
+    token: str | None = None
+    while True:
+        paging = {"maxResults": 100} | ({"nextToken": token} if token else {})
+        page = _call("list_solution_versions", solutionArn=solution_arn, **paging)
+        for summary in page.get("solutionVersions", []):
+            if summary.get("status") in UNFINISHED_VERSION_STATUSES:
+                unfinished[summary["solutionVersionArn"]] = summary["status"]
+        token = page.get("nextToken")
+        if not token:
+            return unfinished
+
+
+def stop_solution_version(arn: str) -> None:
+    _call("stop_solution_version_creation", solutionVersionArn=arn)
+
+
 def delete_solution(arn: str) -> bool:
     """Delete the solution; return False when it did not exist."""
     try:

@@ -2,14 +2,16 @@
 
 AWS::Personalize::Solution cannot set performAutoTraining, which defaults to true (a billed retraining
 every 7 days); this resource creates the solution with it off. Every outcome, including a bug, becomes
-an answer to CloudFormation: a custom resource that never answers blocks the stack for an hour.
+an answer to CloudFormation: a custom resource that never answers blocks the stack until its
+ServiceTimeout. The solution is named `fit_name(Name)`: at most 63 characters whatever the stack's name.
 """
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
 from recflow_lambda import personalize
-from recflow_lambda.errors import PersonalizeResourceExists, SolutionNotReady
+from recflow_lambda.errors import PersonalizeRequestFailed, PersonalizeResourceExists, SolutionNotReady
 from recflow_lambda.models import (
     CustomResourceAddress,
     CustomResourceResponse,
@@ -17,7 +19,7 @@ from recflow_lambda.models import (
     SolutionRequest,
     parse_event,
 )
-from recflow_lambda.naming import personalize_arn
+from recflow_lambda.naming import fit_name, personalize_arn
 from recflow_lambda.observability import logger
 
 POLL_SECONDS = 5
@@ -25,6 +27,7 @@ POLL_SECONDS = 5
 SAFETY_MARGIN_MS = 20_000
 # Outside Lambda (offline deploy) there is no deadline: give up after this many polls.
 MAX_POLLS = 720
+_SOLUTION_ARN = re.compile(r"^arn:[\w-]+:personalize:[\w-]+:\d{12}:solution/[^/]+$")
 RemainingMs = Callable[[], int]
 Sleep = Callable[[float], None]
 
@@ -32,22 +35,42 @@ Sleep = Callable[[float], None]
 def answer_request(
     event: dict[str, Any], address: CustomResourceAddress, remaining_ms: RemainingMs, sleep: Sleep
 ) -> CustomResourceResponse:
-    """Carry out a Create, Update or Delete and return the answer for CloudFormation (never raises)."""
-    arn: str | None = None
+    """Carry out a Create, Update or Delete and return the answer for CloudFormation (never raises).
+
+    Update: the solution of the new properties, created when there is none. A recipe change names a new
+    solution, so the answer carries a new PhysicalResourceId and CloudFormation then Deletes the old one.
+    Delete reads no properties (a rollback must succeed whatever the Create was given): it stops any
+    training of the solution, deletes it and waits until it is gone.
+    """
     request_type = event.get("RequestType")
+    has_time = _time_left(remaining_ms)
+
+    def wait() -> None:
+        sleep(POLL_SECONDS)
+
+    arn: str | None = None
+    is_new = False
     try:
-        request = parse_event(SolutionRequest, event, "solution_resource")
-        if request.request_type == "Delete":
-            reason = _delete(request.physical_resource_id, remaining_ms, sleep)
+        if request_type == "Delete":
+            reason = _delete(address.physical_resource_id, wait=wait, has_time=has_time)
             return _answer(address, "SUCCESS", reason, _physical_id(address))
-        arn = _find_or_create(request.properties)
-        _wait_until_active(arn, wait=lambda: sleep(POLL_SECONDS), has_time=_time_left(remaining_ms))
-        return _answer(address, "SUCCESS", f"Solution {arn} is ACTIVE.", arn, {"Arn": arn})
+        request = parse_event(SolutionRequest, event, "solution_resource")
+        arn, is_new = _find_or_create(request.properties)
+        _wait_until_active(arn, wait=wait, has_time=has_time)
+        replaced = request.physical_resource_id
+        if request.request_type == "Update" and replaced and replaced != arn:
+            reason = f"Solution {arn} is ACTIVE and replaces {replaced}, which CloudFormation deletes next."
+        else:
+            reason = f"Solution {arn} is ACTIVE."
+        return _answer(address, "SUCCESS", reason, arn, {"Arn": arn})
     except Exception as exc:  # CloudFormation must hear about every failure
         logger.exception("solution custom resource failed", extra={"request_type": request_type})
-        # A failed Create that made a solution reports its ARN, so the rollback's Delete removes it.
-        physical_id = arn if request_type == "Create" and arn else _physical_id(address)
-        return _answer(address, "FAILED", str(exc) or type(exc).__name__, physical_id)
+        if request_type == "Create" and arn:
+            # A failed Create reports the solution it made or adopted, so the rollback's Delete removes it.
+            return _answer(address, "FAILED", _sentence(exc), arn)
+        if arn and is_new:  # a failed Update keeps the old resource: nothing else would remove the new one
+            _discard(arn)
+        return _answer(address, "FAILED", _sentence(exc), _physical_id(address))
 
 
 def ensure_solution(
@@ -64,30 +87,31 @@ def ensure_solution(
     ``has_time`` says whether another poll fits (default: up to MAX_POLLS polls).
     """
     properties = SolutionProperties(Name=name, DatasetGroupArn=dataset_group_arn, RecipeArn=recipe_arn)
-    arn = _find_or_create(properties)
+    arn, _ = _find_or_create(properties)
     _wait_until_active(arn, wait=wait, has_time=has_time or _poll_budget(MAX_POLLS))
     return arn
 
 
-def _find_or_create(properties: SolutionProperties) -> str:
-    arn = personalize_arn(properties.dataset_group_arn, "solution", properties.name)
+def _find_or_create(properties: SolutionProperties) -> tuple[str, bool]:
+    """The ARN of the solution these properties describe, and whether this call created it."""
+    name = fit_name(properties.name)
+    arn = personalize_arn(properties.dataset_group_arn, "solution", name)
     found = personalize.find_solution(arn)
     if found is None:
         try:
-            return personalize.create_solution(
-                name=properties.name,
-                dataset_group_arn=properties.dataset_group_arn,
-                recipe_arn=properties.recipe_arn,
+            created = personalize.create_solution(
+                name=name, dataset_group_arn=properties.dataset_group_arn, recipe_arn=properties.recipe_arn
             )
+            return created, True
         except PersonalizeResourceExists:
             found = personalize.find_solution(arn)
             if found is None:
                 raise
-    _require_same(found, properties)
-    return str(found["solutionArn"])
+    _require_same(found, name, properties)
+    return str(found["solutionArn"]), False
 
 
-def _require_same(found: dict[str, Any], properties: SolutionProperties) -> None:
+def _require_same(found: dict[str, Any], name: str, properties: SolutionProperties) -> None:
     """An existing solution of that name is adopted only if it is the one this resource would create."""
     differences = [
         f"{field} {found.get(field)!r} instead of {wanted!r}"
@@ -100,7 +124,7 @@ def _require_same(found: dict[str, Any], properties: SolutionProperties) -> None
     ]
     if differences:
         raise SolutionNotReady(
-            f"A solution named {properties.name} already exists with {', '.join(differences)}; "
+            f"A solution named {name} already exists with {', '.join(differences)}; "
             "choose another Name or delete that solution."
         )
 
@@ -127,22 +151,51 @@ def _poll_budget(polls: int) -> Callable[[], bool]:
     return lambda: next(budget, None) is not None
 
 
-def _delete(physical_id: str | None, remaining_ms: RemainingMs, sleep: Sleep) -> str:
-    if not physical_id or not physical_id.startswith("arn:") or ":solution/" not in physical_id:
-        # A Create that failed before making a solution: nothing to delete.
-        return f"No solution to delete ({physical_id})."
-    if not personalize.delete_solution(physical_id):
-        return f"Solution {physical_id} was already deleted."
-    has_time = _time_left(remaining_ms)
+def _delete(physical_id: str | None, *, wait: Callable[[], None], has_time: Callable[[], bool]) -> str:
+    if not physical_id or not _SOLUTION_ARN.match(physical_id):
+        return f"Nothing to delete: the Create made no solution ({physical_id})."
+    stopped: set[str] = set()
+    first_look = True
     while True:
         solution = personalize.find_solution(physical_id)
         if solution is None:
-            return f"Solution {physical_id} is deleted."
+            if first_look:
+                return f"Solution {physical_id} was already deleted."
+            after = f" (its training was stopped: {', '.join(sorted(stopped))})" if stopped else ""
+            return f"Solution {physical_id} is deleted{after}."
+        first_look = False
+        status = solution["status"]
+        if status not in ("DELETE PENDING", "DELETE IN_PROGRESS"):
+            # DeleteSolution is refused while a version trains: stop it, as `aws personalize` users would.
+            unfinished = personalize.unfinished_solution_versions(physical_id)
+            for version, version_status in unfinished.items():
+                if version_status != "CREATE STOPPING" and version not in stopped:
+                    personalize.stop_solution_version(version)
+                    stopped.add(version)
+            if unfinished:
+                status = "stopping its training"
+            elif status not in ("CREATE PENDING", "CREATE IN_PROGRESS") and not personalize.delete_solution(
+                physical_id
+            ):
+                continue  # gone between the two calls
         if not has_time():
             raise SolutionNotReady(
-                f"Solution {physical_id} was still {solution['status']} when the function ran out of time."
+                f"Solution {physical_id} was still {status} when the function ran out of time; "
+                "delete the stack again to finish."
             )
-        sleep(POLL_SECONDS)
+        wait()
+
+
+def _discard(arn: str) -> None:
+    """Best effort: delete a solution this request created before failing (it has no training)."""
+    try:
+        personalize.delete_solution(arn)
+    except PersonalizeRequestFailed:
+        logger.exception("could not delete the solution a failed update created", extra={"solution": arn})
+
+
+def _sentence(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _physical_id(address: CustomResourceAddress) -> str:

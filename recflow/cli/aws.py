@@ -24,19 +24,19 @@ aws = typer.Typer(
 # `recflow aws …`: the operator's tool. Every command takes the same connection options.
 StackOption = Annotated[
     str | None,
-    typer.Option("--stack", help="Stack name [default: samconfig.toml's stack_name, else recflow]."),
+    typer.Option("--stack", help="Stack name (default: samconfig.toml's stack_name, else recflow)."),
 ]
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="AWS endpoint, e.g. recflow local serve's URL [default: AWS_ENDPOINT_URL]."),
+    typer.Option("--endpoint-url", help="AWS endpoint, e.g. recflow local serve's URL (default: AWS_ENDPOINT_URL)."),
 ]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region [default: boto3's configuration].")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region (default: boto3's configuration).")]
 RunIdOption = Annotated[str | None, typer.Option("--run", help="Run id (the execution name).")]
 FOLLOW_TIMEOUT_SECONDS = 60.0  # how long an upload may take to start its run
 
 
 @contextmanager
-def _operating(stack_name: str | None, endpoint_url: str | None, region: str | None) -> Iterator[Stack]:
+def operating(stack_name: str | None, endpoint_url: str | None, region: str | None) -> Iterator[Stack]:
     """The stack, with every expected failure (and any AWS error) told in one sentence, exit code 2."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -126,7 +126,7 @@ def aws_run(
 
     from recflow.operator import runs
 
-    with _operating(stack, endpoint_url, region) as deployed:
+    with operating(stack, endpoint_url, region) as deployed:
         if raw:
             known = {e["executionArn"] for e in runs.list_executions(deployed, 50)}
             keys = runs.upload_raw(deployed, raw)
@@ -190,7 +190,7 @@ def aws_status(
     """Recent runs with outcome, phase durations and counts; --follow watches one live. Exit 0 only on success."""
     from recflow.operator import runs
 
-    with _operating(stack, endpoint_url, region) as deployed:
+    with operating(stack, endpoint_url, region) as deployed:
         executions = [runs.describe(deployed, run)] if run else runs.list_executions(deployed, 1 if follow else last)
         if not executions:
             raise fail(f"stack {deployed.name!r} has no runs yet: start one with `recflow aws run --raw FILE`")
@@ -214,7 +214,7 @@ def aws_runs(
     """The last N runs: status, start, duration, interactions, rejects and the top rejection reasons."""
     from recflow.operator import runs
 
-    with _operating(stack, endpoint_url, region) as deployed:
+    with operating(stack, endpoint_url, region) as deployed:
         found = runs.recent_runs(deployed, last)
         if not found:
             raise fail(f"stack {deployed.name!r} has no runs yet: start one with `recflow aws run --raw FILE`")
@@ -235,7 +235,7 @@ def aws_recs(
 
     if (user is None) == (item is None):
         raise fail("give exactly one of --user ID or --item ID")
-    with _operating(stack, endpoint_url, region) as deployed:
+    with operating(stack, endpoint_url, region) as deployed:
         found = recs.find(deployed, "userId" if user is not None else "itemId", user or item or "", run)
     who = f"user {user}" if user is not None else f"item {item}"
     console.print(f"Recommendations for {who} from run {found.run_id}", highlight=False, markup=False)
@@ -258,7 +258,7 @@ def aws_metrics(
     """Each solution version's offline metrics (GetSolutionMetrics), oldest first."""
     from recflow.operator.metrics import solution_metrics
 
-    with _operating(stack, endpoint_url, region) as deployed:
+    with operating(stack, endpoint_url, region) as deployed:
         versions = solution_metrics(deployed)
     if not versions:
         raise fail(f"solution {deployed.solution_arn} has no versions yet: no run has trained it")

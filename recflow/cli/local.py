@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,11 +17,13 @@ from recflow.cli.common import (
     RawOption,
     console,
     fail,
+    live_output,
     parse_faults,
     parse_job_seconds,
     parse_parameters,
     seconds_by_phase,
 )
+from recflow.progress import NO_PROGRESS, TerminalProgress
 
 if TYPE_CHECKING:  # the runtime imports moto and numpy: only commands that run the pipeline load it
     from recflow.offline.runtime import RunRequest
@@ -64,7 +66,9 @@ def local_run(
         time_scale=time_scale,
         parameters=parse_parameters(parameter),
     )
-    _run_and_report(request)
+    with _live_progress("Uploading to raw/…") as live:
+        summary = _run(request, live)
+    _report(summary, request.lake)
 
 
 @local.command("serve")
@@ -98,7 +102,7 @@ def local_serve(
     try:
         with ExitStack() as serving:
             serving.enter_context(_stopped_by_signals())
-            with console.status(f"Deploying the stack {stack_name}…"):
+            with console.status(f"Deploying the stack {stack_name}…") if live_output() else nullcontext():
                 served = serving.enter_context(
                     local_server(
                         host,
@@ -176,10 +180,14 @@ def demo(
 
     raw = workdir / "data" / "user_ratedmovies-timestamps.dat"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    with console.status("Generating synthetic interactions…"):
-        stats = generate(raw, users=users, items=items, interactions=interactions, seed=seed)
-    console.print(f"[bold]Data[/] {_describe(stats)}", highlight=False)
-    _run_and_report(RunRequest(raw_files=[raw], lake=workdir / "lake"))
+    request = RunRequest(raw_files=[raw], lake=workdir / "lake")
+    with _live_progress("Generating synthetic interactions…") as live:
+        stats = generate(
+            raw, users=users, items=items, interactions=interactions, seed=seed, progress=live or NO_PROGRESS
+        )
+        console.print(f"[bold]Data[/] {_describe(stats)}", highlight=False)
+        summary = _run(request, live)
+    _report(summary, request.lake)
 
 
 def generate(
@@ -193,7 +201,10 @@ def generate(
     from recflow.synthetic import generate as generate_file
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    stats = generate_file(out, users=users, items=items, interactions=interactions, seed=seed)
+    with _live_progress("Generating synthetic interactions…") as live:
+        stats = generate_file(
+            out, users=users, items=items, interactions=interactions, seed=seed, progress=live or NO_PROGRESS
+        )
     console.print(_describe(stats), highlight=False)
 
 
@@ -204,27 +215,39 @@ def _describe(stats: SyntheticStats) -> str:
     )
 
 
-def _run_and_report(request: RunRequest) -> None:
+def _live_progress(status: str) -> AbstractContextManager[TerminalProgress | None]:
+    """Progress bars under a spinner line on a terminal; None where the output is a log (no TTY, or CI)."""
+    return TerminalProgress(console, status) if live_output() else nullcontext()
+
+
+def _run(request: RunRequest, live: TerminalProgress | None) -> Summary:
+    """Run the pipeline, printing each state when first entered (and showing progress on a terminal)."""
     from recflow.offline.runtime import OfflineRunError, run
     from recflow.offline.template import TemplateError
 
     entered: list[str] = []
-    with console.status("Uploading to raw/…") as status:
+    if live is not None:
+        live.status("Uploading to raw/…")
 
-        def on_state(name: str) -> None:
-            if name not in entered:
-                console.print(f"  [green]▸[/] {name}", highlight=False)
-            entered.append(name)
-            status.update(f"{name} ({entered.count(name)}×)" if entered.count(name) > 1 else name)
+    def on_state(name: str) -> None:
+        if name not in entered:
+            console.print(f"  [green]▸[/] {name}", highlight=False)
+        entered.append(name)
+        if live is not None:
+            live.status(f"{name} ({entered.count(name)}×)" if entered.count(name) > 1 else name)
 
-        try:
-            summary = run(request, on_state)
-        except (OfflineRunError, TemplateError) as error:
-            raise fail(str(error)) from None
-    _print_summary(summary, request.lake)
+    try:
+        return run(request, on_state, live or NO_PROGRESS)
+    except (OfflineRunError, TemplateError) as error:
+        raise fail(str(error)) from None
+
+
+def _report(summary: Summary, lake: Path) -> None:
+    """Print the run's summary; exit 1 naming the phase and cause unless it succeeded."""
+    _print_summary(summary, lake)
     if summary.status != "SUCCEEDED":
         cause = (summary.cause or "no cause was reported").rstrip(".")
-        where = request.lake / "runs" / summary.run_id / "summary.json"
+        where = lake / "runs" / summary.run_id / "summary.json"
         raise fail(
             f"run {summary.run_id} {summary.status.lower()} in phase {summary.failed_phase or 'unknown'}: "
             f"{summary.error}: {cause}. Details: {where}",

@@ -4,17 +4,27 @@ moto's CloudFormation creates the types in MOTO_DEPLOYS with its own resource cl
 below create the others through the services' APIs (moto's, or the local Personalize behind it), the
 way CloudFormation's resource handlers do, and answer what `!Ref` and `!GetAtt` return. A deployer
 refuses properties it does not carry over rather than dropping them silently.
+
+Updates and deletes (`update_stack`, `delete_stack`, a failed create's rollback) reach the same deployers
+as a ResourceRequest of request_type Update or Delete. Updated offline: Lambda functions (configuration
+and code) and the solution custom resource; any other type refuses an update, naming what changed.
+Deleted offline: the Personalize resources and the custom resource (through its real handler). Others
+stay in moto's account after their stack is gone: CloudFormation generates their names with a random
+suffix, so a stack deployed again never meets them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -22,6 +32,9 @@ from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
 from recflow.offline.moto_extensions import Deployed, Deployer, ResourceRequest
 from recflow.offline.template import TemplateError
+
+if TYPE_CHECKING:
+    from recflow_lambda.models import CustomResourceResponse
 
 # Types moto's own CloudFormation models create with all the properties template.yaml gives them.
 MOTO_DEPLOYS = frozenset({"AWS::Events::Rule", "AWS::SNS::Topic", "AWS::Logs::LogGroup"})
@@ -50,20 +63,20 @@ def deployers(clock: Clock, failures: list[DeployError] | None = None) -> dict[s
     api = _Api()
     personalize = _Personalize(api, clock)
     own: dict[str, Deployer] = {
-        "AWS::S3::Bucket": partial(_bucket, api),
-        "AWS::S3::BucketPolicy": partial(_bucket_policy, api),
-        "AWS::IAM::Role": partial(_role, api),
-        "AWS::Lambda::Function": partial(_function, api),
-        "AWS::Lambda::Permission": partial(_permission, api),
-        "AWS::SNS::Subscription": partial(_subscription, api),
-        "AWS::Glue::Job": partial(_glue_job, api),
-        "AWS::StepFunctions::StateMachine": partial(_state_machine, api),
-        "AWS::Personalize::DatasetGroup": personalize.dataset_group,
-        "AWS::Personalize::Schema": personalize.schema,
-        "AWS::Personalize::Dataset": personalize.dataset,
-        "Custom::PersonalizeSolution": _SolutionResource(api, clock).create,
+        "AWS::S3::Bucket": _lifecycle(partial(_bucket, api)),
+        "AWS::S3::BucketPolicy": _lifecycle(partial(_bucket_policy, api)),
+        "AWS::IAM::Role": _lifecycle(partial(_role, api)),
+        "AWS::Lambda::Function": _lifecycle(partial(_function, api), update=partial(_update_function, api)),
+        "AWS::Lambda::Permission": _lifecycle(partial(_permission, api)),
+        "AWS::SNS::Subscription": _lifecycle(partial(_subscription, api)),
+        "AWS::Glue::Job": _lifecycle(partial(_glue_job, api)),
+        "AWS::StepFunctions::StateMachine": _lifecycle(partial(_state_machine, api)),
+        "AWS::Personalize::DatasetGroup": _lifecycle(personalize.dataset_group, delete=personalize.delete),
+        "AWS::Personalize::Schema": _lifecycle(personalize.schema, delete=personalize.delete),
+        "AWS::Personalize::Dataset": _lifecycle(personalize.dataset, delete=personalize.delete),
+        "Custom::PersonalizeSolution": _SolutionResource(api, clock).handle,
     }
-    nothing = {kind: _nothing for kind in NOTHING_OFFLINE}
+    nothing = {kind: _lifecycle(_nothing) for kind in NOTHING_OFFLINE}
     return {kind: _naming_failures(deploy, failures) for kind, deploy in {**own, **nothing}.items()}
 
 
@@ -80,11 +93,37 @@ def _naming_failures(deploy: Deployer, failures: list[DeployError]) -> Deployer:
             failures.append(failure)
             raise
         except Exception as exc:
-            named = DeployError(f"{request.logical_id} ({request.resource_type}) could not be created offline: {exc}")
+            verb = {"Create": "created", "Update": "updated", "Delete": "deleted"}[request.request_type]
+            named = DeployError(f"{request.logical_id} ({request.resource_type}) could not be {verb} offline: {exc}")
             failures.append(named)
             raise named from exc
 
     return deploy_or_say_which
+
+
+def _lifecycle(create: Deployer, update: Deployer | None = None, delete: Deployer | None = None) -> Deployer:
+    """One deployer for the three request types: without `update` an Update is refused, naming the changed
+    properties; without `delete` a Delete leaves the resource in moto (see the module docstring)."""
+
+    def handle(request: ResourceRequest) -> Deployed:
+        if request.request_type == "Create":
+            return create(request)
+        if request.request_type == "Update":
+            if update is None:
+                changed = _changed(request)
+                raise DeployError(
+                    f"{request.logical_id} ({request.resource_type}) cannot be updated offline "
+                    f"(changed: {', '.join(changed) or 'nothing'}); delete the stack and deploy it again."
+                )
+            return update(request)
+        return delete(request) if delete is not None else Deployed(str(request.physical_id))
+
+    return handle
+
+
+def _changed(request: ResourceRequest) -> list[str]:
+    old = request.old_properties or {}
+    return sorted(key for key in set(request.properties) | set(old) if request.properties.get(key) != old.get(key))
 
 
 class _Api:
@@ -257,43 +296,61 @@ def _versioned(document: dict[str, Any]) -> dict[str, Any]:
 # --- Lambda --------------------------------------------------------------------------------------
 
 
+_FUNCTION_PROPERTIES = (
+    "FunctionName",
+    "Code",
+    "Handler",
+    "Role",
+    "Runtime",
+    "MemorySize",
+    "Timeout",
+    "Environment",
+    "Tags",
+    "TracingConfig",
+    "Architectures",
+    "Description",
+)
+# What UpdateFunctionConfiguration (and UpdateFunctionCode, for Code) change in place.
+_FUNCTION_UPDATABLE = frozenset(
+    {"Code", "Handler", "Role", "Runtime", "MemorySize", "Timeout", "Environment", "TracingConfig", "Description"}
+)
+
+
 def _function(api: _Api, request: ResourceRequest) -> Deployed:
-    props = _only(
-        request,
-        (
-            "FunctionName",
-            "Code",
-            "Handler",
-            "Role",
-            "Runtime",
-            "MemorySize",
-            "Timeout",
-            "Environment",
-            "Tags",
-            "TracingConfig",
-            "Architectures",
-            "Description",
-        ),
-    )
+    props = _only(request, _FUNCTION_PROPERTIES)
     name = props.get("FunctionName", request.generated_name[:64])
-    optional: dict[str, Any] = {
-        key: props[key]
-        for key in ("MemorySize", "Timeout", "TracingConfig", "Architectures", "Description")
-        if key in props
-    }
-    if "Environment" in props:  # Lambda takes strings; moto's CloudFormation resolves Number parameters to ints
-        variables = props["Environment"].get("Variables", {})
-        optional["Environment"] = {"Variables": {key: str(value) for key, value in variables.items()}}
+    optional = _function_configuration(props)
+    optional.update({key: props[key] for key in ("Architectures",) if key in props})
     function = api("lambda", request).create_function(
-        FunctionName=name,
-        Runtime=props["Runtime"],
-        Role=props["Role"],
-        Handler=props["Handler"],
-        Code=props["Code"],
-        Tags=_tags(props),
-        **optional,
+        FunctionName=name, Code=props["Code"], Tags=_tags(props), **optional
     )
     return Deployed(name, {"Arn": function["FunctionArn"]})
+
+
+def _update_function(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, _FUNCTION_PROPERTIES)
+    unsupported = sorted(set(_changed(request)) - _FUNCTION_UPDATABLE)
+    if unsupported:
+        raise DeployError(
+            f"{request.logical_id} (AWS::Lambda::Function) cannot be updated offline (changed: "
+            f"{', '.join(unsupported)}); delete the stack and deploy it again."
+        )
+    lam, name = api("lambda", request), str(request.physical_id)
+    function = lam.update_function_configuration(FunctionName=name, **_function_configuration(props))
+    if "Code" in _changed(request):
+        code = props["Code"]
+        lam.update_function_code(FunctionName=name, S3Bucket=code["S3Bucket"], S3Key=code["S3Key"])
+    return Deployed(name, {"Arn": function["FunctionArn"]})
+
+
+def _function_configuration(props: dict[str, Any]) -> dict[str, Any]:
+    """The function's settings as CreateFunction and UpdateFunctionConfiguration take them."""
+    keys = ("Handler", "Role", "Runtime", "MemorySize", "Timeout", "TracingConfig", "Description")
+    configuration: dict[str, Any] = {key: props[key] for key in keys if key in props}
+    if "Environment" in props:  # Lambda takes strings; moto's CloudFormation resolves Number parameters to ints
+        variables = props["Environment"].get("Variables", {})
+        configuration["Environment"] = {"Variables": {key: str(value) for key, value in variables.items()}}
+    return configuration
 
 
 def _permission(api: _Api, request: ResourceRequest) -> Deployed:
@@ -431,6 +488,17 @@ class _Personalize:
         self._wait_active(lambda: personalize.describe_dataset(datasetArn=arn)["dataset"], arn)
         return Deployed(arn, {"DatasetArn": arn})
 
+    def delete(self, request: ResourceRequest) -> Deployed:
+        """Delete a dataset group, dataset or schema; one that is already gone counts as deleted. While
+        another resource still uses it Personalize refuses, and moto tries again after the others."""
+        kind = request.resource_type.removeprefix("AWS::Personalize::")
+        operation = {"DatasetGroup": "delete_dataset_group", "Dataset": "delete_dataset", "Schema": "delete_schema"}
+        argument = kind[0].lower() + kind[1:] + "Arn"
+        personalize = self.api("personalize", request)
+        with contextlib.suppress(personalize.exceptions.ResourceNotFoundException):
+            getattr(personalize, operation[kind])(**{argument: request.physical_id})
+        return Deployed(str(request.physical_id))
+
     def _wait_active(self, describe: Callable[[], dict[str, Any]], arn: str) -> None:
         while (status := describe()["status"]) != "ACTIVE":
             if status not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
@@ -444,25 +512,44 @@ def _lower_first(props: dict[str, Any]) -> dict[str, Any]:
 
 
 class _SolutionResource:
-    """Custom::PersonalizeSolution: what its function does on Create, without the HTTP answer.
+    """Custom::PersonalizeSolution: what CloudFormation asks of its function, without the HTTP answer.
 
     CloudFormation would invoke the ServiceToken function and wait for a PUT to a presigned URL; offline
     the deployer runs the same request handling (`answer_request`) in the function's environment and
-    reads its answer directly.
+    reads its answer directly. Like CloudFormation it sends OldResourceProperties with an Update, Deletes
+    the old physical resource after an Update that replaced it, and Deletes what a failed Create reported
+    (the first step of the stack's rollback: nothing created after it depends on it).
     """
 
     def __init__(self, api: _Api, clock: Clock) -> None:
         self.api = api
         self.clock = clock
 
-    def create(self, request: ResourceRequest) -> Deployed:
+    def handle(self, request: ResourceRequest) -> Deployed:
+        answer = self.send(request)
+        name = f"{request.logical_id} ({request.resource_type})"
+        if answer.Status != "SUCCESS":
+            if request.request_type != "Create":
+                raise DeployError(f"{name} failed to {request.request_type.lower()}: {answer.Reason}")
+            rollback = self.send(replace(request, request_type="Delete", physical_id=answer.PhysicalResourceId))
+            raise DeployError(
+                f"{name} failed: {answer.Reason} The rollback's Delete answered {rollback.Status}: {rollback.Reason}"
+            )
+        if request.request_type == "Update" and answer.PhysicalResourceId != request.physical_id:
+            cleanup = self.send(replace(request, request_type="Delete", properties=request.old_properties or {}))
+            if cleanup.Status != "SUCCESS":  # CloudFormation completes the update and leaves the old resource
+                logging.getLogger(__name__).warning("%s kept %s: %s", name, request.physical_id, cleanup.Reason)
+        return Deployed(answer.PhysicalResourceId, dict(answer.Data))
+
+    def send(self, request: ResourceRequest) -> CustomResourceResponse:
+        """The event CloudFormation sends the function for `request`, and the function's answer."""
         from recflow_lambda.models import CustomResourceAddress
         from recflow_lambda.solution import answer_request
 
-        token = request.properties["ServiceToken"]
+        token = request.properties.get("ServiceToken") or (request.old_properties or {})["ServiceToken"]
         function = self.api("lambda", request).get_function_configuration(FunctionName=token)
-        event = {
-            "RequestType": "Create",
+        event: dict[str, Any] = {
+            "RequestType": request.request_type,
             "ServiceToken": token,
             "ResponseURL": "https://cloudformation-custom-resource-response.invalid/offline",  # read directly
             "StackId": request.stack_id,
@@ -471,15 +558,16 @@ class _SolutionResource:
             "ResourceType": request.resource_type,
             "ResourceProperties": request.properties,
         }
+        if request.physical_id is not None:
+            event["PhysicalResourceId"] = request.physical_id
+        if request.request_type == "Update":
+            event["OldResourceProperties"] = request.old_properties or {}
         deadline = self.clock.now() + int(function["Timeout"])
         with environment(function.get("Environment", {}).get("Variables", {})):
-            answer = answer_request(
+            return answer_request(
                 event,
                 CustomResourceAddress.model_validate(event),
                 lambda: int((deadline - self.clock.now()) * 1000),
                 # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
                 lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
             )
-        if answer.Status != "SUCCESS":
-            raise DeployError(f"{request.logical_id} ({request.resource_type}) failed: {answer.Reason}")
-        return Deployed(answer.PhysicalResourceId, dict(answer.Data))

@@ -12,6 +12,7 @@ from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.etl import load_glue_script, run_etl
 from recflow.offline.moto_extensions import GlueOutcome
 from recflow.offline.template import REGION
+from recflow.progress import NO_PROGRESS, Progress
 
 
 @dataclass
@@ -23,9 +24,10 @@ class GlueRun:
 
 
 class GlueLocal:
-    def __init__(self, clock: SimClock | WallClock, fault: str | None = None) -> None:
+    def __init__(self, clock: SimClock | WallClock, fault: str | None = None, progress: Progress = NO_PROGRESS) -> None:
         self.clock = clock
         self.fault = fault
+        self.progress = progress
         self.runs: list[GlueRun] = []
 
     def run(self, job_name: str, arguments: dict[str, str]) -> GlueOutcome:
@@ -54,6 +56,14 @@ class GlueLocal:
         bucket, run_id = arguments["--bucket"], arguments["--run_id"]
         keys = glue.list_raw_keys(s3, bucket, arguments.get("--raw_prefix", "raw/"))
         raw = [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
-        result = run_etl(raw, min_rating=glue.parse_min_rating(arguments.get("--min_rating")), run_id=run_id)
+        # One SQL transform over every file: the count moves when it ends, the bar says how big it is.
+        with self.progress.step(f"ETL of {len(raw)} raw file(s): lines read", total=_lines(raw)) as advance:
+            result = run_etl(raw, min_rating=None, run_id=run_id, options=glue.parse_options(arguments))
+            advance(result.report["lines_read"])
         for key, body in result.objects().items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _lines(raw: list[tuple[str, bytes]]) -> int:
+    """Lines the ETL will read: a last line without LF counts too (split_into_chunks' rule)."""
+    return sum(body.count(b"\n") + (bool(body) and not body.endswith(b"\n")) for _, body in raw)

@@ -8,13 +8,15 @@ moto (pinned in pyproject.toml) executes the real state machine, but out of the 
 5. serve Personalize beyond the schema calls (the actions the local service lacks answer like AWS
    does for an unknown operation, in JSON, instead of moto server's HTML 500),
 6. deploy the types its CloudFormation lacks or mishandles (recflow/offline/deployers.py), attach AWS
-   managed policies, and read a bucket policy's conditions as AWS does.
+   managed policies, and read a bucket policy's conditions as AWS does,
+7. answer, as a server, an action it does not implement with an error clients can parse (not HTML).
 
 `extended_moto()` patches the first five for the duration of a `with` block; `cloudformation_deployers()`,
-`add_aws_managed_policies()` and `bucket_policy_conditions_as_aws()` do the sixth. Each has a test
-in tests/unit/offline/test_moto_extensions.py, so a moto upgrade that breaks one fails loudly. Every
-entry point first checks that moto is the pinned version and that every moto function recflow patches
-or calls still has the parameters it expects (section 7, `MOTO_SEAMS`).
+`add_aws_managed_policies()` and `bucket_policy_conditions_as_aws()` do the sixth, and
+`backend_app_with_aws_errors` (moto server's app factory) the seventh. Each has a test in
+tests/unit/offline/test_moto_extensions.py (the seventh in test_server.py, over HTTP), so a moto upgrade
+that breaks one fails loudly. Every entry point first checks that moto is the pinned version and that
+every moto function recflow patches or calls still has the parameters it expects (section 8, `MOTO_SEAMS`).
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import logging
+import re
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from unittest.mock import patch
 
 import boto3
@@ -57,9 +61,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.utilities.arns import parse_arn
 
+from recflow.offline import aws_errors
 from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
 from recflow.personalize_local.backend import BackendFactory, PersonalizeBackend
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # How much pipeline time passes between two polls of a `.sync` integration (Glue).
 SYNC_POLL_SECONDS = 30
@@ -400,7 +408,7 @@ def _personalize_patches(ext: Extensions) -> list[Any]:
 
 @dataclass(frozen=True)
 class ResourceRequest:
-    """One resource of the stack to create, its intrinsics already resolved by moto."""
+    """One resource of the stack to create, update or delete, its intrinsics already resolved by moto."""
 
     logical_id: str
     resource_type: str
@@ -409,6 +417,9 @@ class ResourceRequest:
     stack_id: str
     account_id: str
     region: str
+    request_type: Literal["Create", "Update", "Delete"] = "Create"
+    physical_id: str | None = None  # Update and Delete: the resource's current physical id
+    old_properties: dict[str, Any] | None = None  # Update: the properties it was created or last updated with
 
 
 @dataclass(frozen=True)
@@ -434,9 +445,17 @@ class _DeployedResource:
     """Stands in for a moto CloudFormationModel. Not a subclass: moto builds its type map from the
     subclasses once (lru_cache), and these must not outlive the deployment."""
 
-    def __init__(self, deployed: Deployed, resource_type: str) -> None:
+    def __init__(self, deployed: Deployed, request: ResourceRequest, deploy: Deployer) -> None:
         self.deployed = deployed
-        self.type = resource_type
+        self.request = request
+        self.type = request.resource_type
+        self._deploy = deploy
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto's ResourceMap deletes a resource through this (stack deletion, rollback): a Delete request
+        to the deployer of the `cloudformation_deployers` block in force, else to the one that created it."""
+        deploy = _deployers_in_force.get(self.type, self._deploy)
+        deploy(replace(self.request, request_type="Delete", physical_id=self.physical_resource_id))
 
     @property
     def physical_resource_id(self) -> str:
@@ -481,14 +500,37 @@ def _resource_class(resource_type: str, deploy: Deployer) -> type:
                 account_id=account_id,
                 region=region_name,
             )
-            return cls(deploy(request), resource_type)
+            return cls(deploy(request), request, deploy)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: _DeployedResource,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> Resource:
+            old = original_resource.request
+            request = replace(
+                old,
+                properties=cloudformation_json.get("Properties", {}),
+                request_type="Update",
+                physical_id=original_resource.physical_resource_id,
+                old_properties=old.properties,
+            )
+            return cls(deploy(request), request, deploy)
 
     return Resource
 
 
+_deployers_in_force: dict[str, Deployer] = {}
+
+
 @contextmanager
 def cloudformation_deployers(deployers: Mapping[str, Deployer]) -> Iterator[None]:
-    """While the block runs, moto's CloudFormation creates the `deployers`' types with them."""
+    """While the block runs, moto's CloudFormation creates, updates and deletes the `deployers`' types with
+    them (a ResourceRequest of request_type Create, Update or Delete)."""
     check_moto()
     from moto.cloudformation import parsing
 
@@ -498,8 +540,54 @@ def cloudformation_deployers(deployers: Mapping[str, Deployer]) -> Iterator[None
     def resource_class_from_type(resource_type: str) -> Any:
         return classes.get(resource_type) or original(resource_type)
 
-    with patch.object(parsing, "resource_class_from_type", resource_class_from_type):
+    def references(template: Any) -> list[str]:
+        """moto updates, on a parameter change, the resources that `Ref` it; CloudFormation also those whose
+        `Fn::Sub` strings name it."""
+        return [*original_references(template), *_names_in_subs(template)]
+
+    original_references = parsing.get_references_from_template
+    with (
+        patch.object(parsing, "resource_class_from_type", resource_class_from_type),
+        patch.object(parsing, "get_references_from_template", references),
+        patch.dict(_deployers_in_force, deployers),
+    ):
         yield
+
+
+def _names_in_subs(template: Any) -> list[str]:
+    if isinstance(template, list):
+        return [name for item in template for name in _names_in_subs(item)]
+    if not isinstance(template, dict):
+        return []
+    names = [name for value in template.values() for name in _names_in_subs(value)]
+    sub = template.get("Fn::Sub")
+    text = sub[0] if isinstance(sub, list) else sub
+    return names + (re.findall(r"\$\{(\w+)\}", text) if isinstance(text, str) else [])
+
+
+def roll_back_failed_create(stack_name: str, account_id: str, region: str) -> str:
+    """What CloudFormation does after a resource failed to create: delete those created (each through its
+    deployer), then ROLLBACK_COMPLETE, or ROLLBACK_FAILED when a delete keeps failing. Returns the status.
+
+    moto's create_stack leaves a failed stack CREATE_IN_PROGRESS with what it created so far."""
+    check_moto()
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.parsing import OutputMap
+
+    backend = cloudformation_backends[account_id][region]
+    (stack,) = [stack for stack in backend.stacks.values() if stack.name == stack_name]
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    try:
+        stack.resource_map.delete()  # retries a failed delete while others still succeed, then raises
+    except Exception:
+        stack.status = "ROLLBACK_FAILED"
+        raise
+    # moto's ResourceMap creates a resource it is asked for that it lacks: ListStackResources (and the
+    # Outputs that name resources) would create them all again. A rolled-back stack has neither.
+    stack.resource_map._resource_json_map = {}
+    stack.output_map = OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)
+    stack.status = "ROLLBACK_COMPLETE"
+    return str(stack.status)
 
 
 def add_aws_managed_policies(account_id: str, region: str, policies: Iterable[AwsManagedPolicy]) -> None:
@@ -563,11 +651,55 @@ def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, st
     )
 
 
-# --- 7. The moto these extensions are written for ---------------------------------------------------
+# --- 7. moto server: AWS-shaped errors instead of HTML pages ----------------------------------------
+# moto server builds one Flask app per service (create_backend_app). Flask hands what a view raises, and a
+# request no route matches (404, 405), to the app's error handlers with the request still at hand; moto
+# answers its own AWS errors inside the view, so what reaches them is what moto cannot answer.
+
+
+def backend_app_with_aws_errors(service: str | None) -> Flask:
+    """moto server's app for `service` (the factory DomainDispatcherApplication takes), answering an action
+    moto does not implement (501) or one that raises (500, also logged) in the service's protocol.
+    moto routes a request for a service it has no backend for to `None`: that app has no routes at all."""
+    check_moto()
+    import flask
+    from flask import request
+    from moto.moto_server.werkzeug_app import create_backend_app
+    from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+    app = create_backend_app(cast(Any, service)) if service is not None else flask.Flask("moto")
+
+    def answer(error: Exception) -> Any:
+        unrouted = isinstance(error, NotFound | MethodNotAllowed)
+        if isinstance(error, HTTPException) and not unrouted:
+            return error  # redirects and the like, as Flask renders them
+        call = aws_errors.HttpRequest(
+            request.method,
+            request.path,
+            request.args.to_dict(flat=False),
+            {name.lower(): value for name, value in request.headers.items()},
+            request.form.to_dict(flat=False),
+        )
+        if unrouted or isinstance(error, NotImplementedError):
+            detail = None if unrouted or _GENERIC_NOT_IMPLEMENTED.fullmatch(str(error)) else str(error)
+            found = aws_errors.not_implemented(service, call, detail)
+        else:
+            found = aws_errors.failed(service, call, error)
+            logging.getLogger(__name__).warning("%s", found.message)  # one line: the server's output stays readable
+        return flask.Response(found.body, found.status, found.headers)
+
+    app.register_error_handler(Exception, answer)
+    return app
+
+
+_GENERIC_NOT_IMPLEMENTED = re.compile(r"The \w+ action has not been implemented")  # moto's words for "no method"
+
+
+# --- 8. The moto these extensions are written for ---------------------------------------------------
 # Every moto internal patched, replaced or called above, with the parameters it has in the pinned moto.
 # `check_moto()` runs on entering each entry point (extended_moto, cloudformation_deployers,
-# add_aws_managed_policies, bucket_policy_conditions_as_aws), so an upgrade that moves one fails at once
-# with a sentence naming it, not later inside a state machine run.
+# add_aws_managed_policies, bucket_policy_conditions_as_aws, backend_app_with_aws_errors), so an upgrade
+# that moves one fails at once with a sentence naming it, not later inside a state machine run.
 
 MOTO_VERSION = "5.2.1"  # pyproject.toml pins moto to exactly this (tests/unit/offline/test_moto_extensions.py)
 
@@ -664,6 +796,32 @@ MOTO_SEAMS: tuple[Seam, ...] = (
         "(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)",
     ),
     Seam(
+        "CloudFormation updates and deletes",
+        "moto.core.common_models",
+        "CloudFormationModel.update_from_cloudformation_json",
+        "(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)",
+    ),
+    Seam(
+        "CloudFormation updates and deletes",
+        "moto.cloudformation.parsing",
+        "ResourceMap._delete_resource",
+        "(self, parsed_resource, resource_json)",
+    ),
+    Seam("CloudFormation updates and deletes", "moto.cloudformation.parsing", "ResourceMap.delete", "(self)"),
+    Seam(
+        "CloudFormation updates and deletes",
+        "moto.cloudformation.parsing",
+        "get_references_from_template",
+        "(template)",
+    ),
+    Seam("CloudFormation rollback", "moto.cloudformation.models", "cloudformation_backends", None),
+    Seam(
+        "CloudFormation rollback",
+        "moto.cloudformation.parsing",
+        "OutputMap.__init__",
+        "(self, resources, template, stack_id)",
+    ),
+    Seam(
         "AWS managed policies",
         "moto.iam.models",
         "AWSManagedPolicy.from_data",
@@ -688,6 +846,13 @@ MOTO_SEAMS: tuple[Seam, ...] = (
         "moto.iam.policy_conditions",
         "TrustCondition.verify_condition",
         "(self, actual_values)",
+    ),
+    Seam("AWS-shaped errors", "moto.moto_server.werkzeug_app", "create_backend_app", "(service)"),
+    Seam(
+        "AWS-shaped errors",
+        "moto.moto_server.werkzeug_app",
+        "DomainDispatcherApplication.__init__",
+        "(self, create_app)",
     ),
 )
 

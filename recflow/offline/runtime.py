@@ -35,6 +35,7 @@ from recflow.personalize_local.backend import backend_factory
 from recflow.personalize_local.settings import PHASES as JOB_PHASES
 from recflow.personalize_local.settings import LocalSettings
 from recflow.personalize_local.trainer import default_trainer
+from recflow.progress import NO_PROGRESS, Progress
 
 PHASES = ("etl", "import", "train", "batch")
 OUTCOMES = ("fail", "stop", "stall", "throttle")
@@ -59,15 +60,20 @@ class RunRequest:
     parameters: dict[str, str] = field(default_factory=dict)
 
 
-def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -> Summary:
-    """Run the pipeline once; returns the summary also written to <lake>/runs/<run-id>/summary.json."""
+def run(
+    request: RunRequest, on_state: Callable[[str], None] = lambda _: None, progress: Progress = NO_PROGRESS
+) -> Summary:
+    """Run the pipeline once; returns the summary also written to <lake>/runs/<run-id>/summary.json.
+
+    `on_state` hears each state entered; `progress` the ETL, training and scoring, from moto's execution
+    thread (the jobs' work is done in the handlers' calls)."""
     _check(request)
     template = Template(TEMPLATE, _parameters(request))  # bad parameters fail before any setup
     clock = SimClock(scale=request.time_scale)
     started = time.perf_counter()
     with offline_environment(), mock_aws(config=_MOTO_CONFIG):
         clear_clients()  # the handlers' cached boto3 clients must be made inside this mock
-        glue = GlueLocal(clock, fault=request.faults.get("etl"))
+        glue = GlueLocal(clock, fault=request.faults.get("etl"), progress=progress)
         # Validated by _check; pydantic checks the phase and fault names once more.
         settings = LocalSettings.model_validate(
             {"job_seconds": request.job_seconds, "faults": {p: o for p, o in request.faults.items() if p != "etl"}}
@@ -76,7 +82,7 @@ def run(request: RunRequest, on_state: Callable[[str], None] = lambda _: None) -
             extended_moto(
                 clock,
                 glue.run,
-                backend_factory(clock, _s3, default_trainer(), settings),
+                backend_factory(clock, _s3, default_trainer(progress), settings),
                 glue_start_throttles=2 if request.faults.get("etl") == "throttle" else 0,
             ) as ext,
             bucket_policy_conditions_as_aws(),

@@ -33,14 +33,14 @@ from unittest.mock import patch
 
 import boto3
 from moto.core.config import default_user_config
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from recflow_lambda.clients import clear_clients
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from recflow.offline import lake
 from recflow.offline.clock import ScaledClock
 from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import bucket_policy_conditions_as_aws, extended_moto
+from recflow.offline.moto_extensions import backend_app_with_aws_errors, bucket_policy_conditions_as_aws, extended_moto
 from recflow.offline.runtime import offline_environment, rules_paused
 from recflow.offline.stack import TEMPLATE, Stack, deploy_stack
 from recflow.offline.template import REGION, Template
@@ -150,7 +150,7 @@ def _listen(host: str, port: int) -> BaseWSGIServer:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
             listener.bind(address)
             listener.listen(128)
-            app = DomainDispatcherApplication(create_backend_app)
+            app = DomainDispatcherApplication(backend_app_with_aws_errors)
             # werkzeug serves a duplicate of the descriptor; this one closes on leaving the block.
             return make_server(host, port, app, threaded=True, fd=listener.fileno())
     except OSError as error:

@@ -3,10 +3,12 @@ does it, then created by moto's CloudFormation with recflow's deployers for the 
 
 `recflow local run` and `recflow local serve` both deploy through `deploy_stack`; afterwards the stack
 answers `describe_stacks` with the template's Outputs, which is how the runtime finds its resources.
+`update_stack` and `delete_stack` take it through the rest of its lifecycle, as CloudFormation would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -19,7 +21,11 @@ from botocore.config import Config
 from recflow.offline import sam
 from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.deployers import DeployError, deployers
-from recflow.offline.moto_extensions import add_aws_managed_policies, cloudformation_deployers
+from recflow.offline.moto_extensions import (
+    add_aws_managed_policies,
+    cloudformation_deployers,
+    roll_back_failed_create,
+)
 from recflow.offline.template import ACCOUNT_ID, REGION, Template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,31 +58,85 @@ class Stack:
 def deploy_stack(stack_name: str, template: Template, clock: SimClock | WallClock, s3: Any = None) -> Stack:
     """Create the stack `stack_name` from `template` (its parameters already checked) in the mocked or
     served moto that boto3 reaches. `s3` uploads the artifacts: pass the caller's client to share its
-    resolved PutObject model (a quarter second on a fresh client)."""
+    resolved PutObject model (a quarter second on a fresh client).
+
+    A resource that fails rolls the stack back as CloudFormation does (ROLLBACK_COMPLETE, or
+    ROLLBACK_FAILED when a delete fails), then its DeployError is raised."""
     timings: dict[str, float] = {}
+    translated = _translated(stack_name, template, s3, timings)
+    started = time.perf_counter()
+    failures: list[DeployError] = []
+    with cloudformation_deployers(deployers(clock, failures)):
+        try:
+            _cloudformation().create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(translated),
+                Parameters=_parameters(template),
+                Capabilities=CAPABILITIES,
+            )
+        except Exception:
+            if not failures:
+                raise
+            # The deployer's sentence, also when a moto server answered with a bare 500.
+            with contextlib.suppress(Exception):  # ROLLBACK_FAILED: the first failure is still the news
+                roll_back_failed_create(stack_name, ACCOUNT_ID, REGION)
+            raise failures[0] from None
+    timings["create"] = time.perf_counter() - started
+    return describe_stack(stack_name, timings)
+
+
+def update_stack(stack_name: str, template: Template, clock: SimClock | WallClock, s3: Any = None) -> Stack:
+    """Update the stack to `template` and its parameters, each changed resource through its deployer
+    (moto applies the changes; a failed update is not rolled back offline, its DeployError is raised)."""
+    timings: dict[str, float] = {}
+    translated = _translated(stack_name, template, s3, timings)
+    started = time.perf_counter()
+    failures: list[DeployError] = []
+    with cloudformation_deployers(deployers(clock, failures)):
+        try:
+            _cloudformation().update_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(translated),
+                Parameters=_parameters(template),
+                Capabilities=CAPABILITIES,
+            )
+        except Exception:
+            if failures:
+                raise failures[-1] from None  # moto retries a failed update: the last attempt's sentence
+            raise
+    timings["update"] = time.perf_counter() - started
+    return describe_stack(stack_name, timings)
+
+
+def delete_stack(stack_name: str, clock: SimClock | WallClock) -> None:
+    """Delete the stack: each resource through its deployer (see deployers.py for what stays in moto)."""
+    failures: list[DeployError] = []
+    with cloudformation_deployers(deployers(clock, failures)):
+        try:
+            _cloudformation().delete_stack(StackName=stack_name)
+        except Exception:
+            if failures:
+                raise failures[-1] from None
+            raise
+
+
+def _translated(stack_name: str, template: Template, s3: Any, timings: dict[str, float]) -> dict[str, Any]:
     started = time.perf_counter()
     packaged = sam.package(template.doc, template.root, s3 or _client("s3"))
     timings["package"] = time.perf_counter() - started
     translated = sam.translate(packaged, template.parameters, stack_name, REGION)
     timings["translate"] = time.perf_counter() - started - timings["package"]
     add_aws_managed_policies(ACCOUNT_ID, REGION, sam.AWS_MANAGED_POLICIES.values())
+    return translated
+
+
+def _parameters(template: Template) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in template.parameters.items()]
+
+
+def _cloudformation() -> Any:
     # One attempt: a retried CreateStack would only meet the half-created stack (AlreadyExists).
-    cloudformation = _client("cloudformation", Config(retries={"total_max_attempts": 1}))
-    failures: list[DeployError] = []
-    with cloudformation_deployers(deployers(clock, failures)):
-        try:
-            cloudformation.create_stack(
-                StackName=stack_name,
-                TemplateBody=json.dumps(translated),
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in template.parameters.items()],
-                Capabilities=CAPABILITIES,
-            )
-        except Exception:
-            if failures:  # the deployer's sentence, also when a moto server answered with a bare 500
-                raise failures[0] from None
-            raise
-    timings["create"] = time.perf_counter() - started - timings["package"] - timings["translate"]
-    return describe_stack(stack_name, timings)
+    return _client("cloudformation", Config(retries={"total_max_attempts": 1}))
 
 
 def describe_stack(stack_name: str, timings: dict[str, float] | None = None) -> Stack:

@@ -39,27 +39,28 @@ def output_keys(stack: Stack, run_id: str) -> list[str]:
     keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".out"))
     if not keys:
         status = describe(stack, run_id)["status"]  # raises for an unknown run
-        raise OperatorError(
-            f"run {run_id} ({status}) has no recommendations yet: s3://{stack.bucket}/{output_prefix(run_id)} "
-            "holds no .out file"
-        )
+        where = f"s3://{stack.bucket}/{output_prefix(run_id)}"
+        if status == "RUNNING":
+            raise OperatorError(f"run {run_id} (RUNNING) has no recommendations yet: {where} holds no .out file")
+        raise OperatorError(f"run {run_id} ({status}) has no recommendations: it ended without writing {where}")
     return keys
 
 
 def find(stack: Stack, field_name: str, value: str, run_id: str | None = None) -> Recommendations:
     """The output line whose input has ``field_name`` (userId or itemId) equal to ``value``."""
     run_id = run_id or latest_run(stack)
+    who = "user" if field_name == "userId" else "item"
     s3 = stack.client("s3")
     for key in output_keys(stack, run_id):
         for line in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].iter_lines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if str(record.get("input", {}).get(field_name)) != value:
+            record = json.loads(line) if line.strip() else {}
+            given = record.get("input")  # echoed as sent: not an object on a line Personalize could not read
+            if not isinstance(given, dict) or field_name not in given or str(given[field_name]) != value:
                 continue
             output = record.get("output") or {}
+            if record.get("error") and not output.get("recommendedItems"):
+                raise OperatorError(f"{who} {value!r} has no recommendations in run {run_id}: {record['error']}")
             items = [str(item) for item in output.get("recommendedItems", [])]
             scores = list(output.get("scores") or [None] * len(items))
             return Recommendations(run_id=run_id, key=key, items=items, scores=scores)
-    who = "user" if field_name == "userId" else "item"
     raise OperatorError(f"{who} {value!r} has no recommendations in run {run_id}: it was not in the batch input")

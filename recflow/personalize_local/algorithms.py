@@ -13,6 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from recflow.progress import NO_PROGRESS, Progress
+
 
 @dataclass(frozen=True)
 class Popularity:
@@ -103,7 +105,7 @@ class Als:
     ALPHA = 2.0
 
     @classmethod
-    def fit(cls, x: sp.csr_matrix, seed: int) -> "Als":
+    def fit(cls, x: sp.csr_matrix, seed: int, progress: Progress = NO_PROGRESS) -> "Als":
         from implicit.cpu.als import AlternatingLeastSquares
 
         # implicit runs its own threads; OpenBLAS threads inside them only oversubscribe the cores.
@@ -116,7 +118,9 @@ class Als:
                 random_state=seed,
                 dtype=np.float32,
             )
-            model.fit(x.astype(np.float32), show_progress=False)
+            with progress.step("ALS iterations", total=cls.ITERATIONS) as advance:
+                # implicit calls back after each iteration with (iteration, seconds, loss).
+                model.fit(x.astype(np.float32), show_progress=False, callback=lambda *_: advance(1))
         return cls(model)
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:

@@ -17,6 +17,7 @@ from recflow.personalize_local.errors import PersonalizeError, already_exists, i
 from recflow.personalize_local.interactions import DataError, Interactions
 from recflow.personalize_local.resources import (
     ACTIVE,
+    CREATE_STOPPED,
     BatchJob,
     Dataset,
     DatasetGroup,
@@ -293,6 +294,14 @@ class PersonalizeBackend:
 
     def describe_solution_version(self, arn: str) -> SolutionVersion:
         return self._observed(_find(self._versions, arn, "solution version"))
+
+    def stop_solution_version_creation(self, arn: str) -> None:
+        """Stop a training at once (AWS passes through CREATE STOPPING first; callers poll either way)."""
+        now = self.now()
+        version = self.describe_solution_version(arn)
+        if not version.is_running(now):
+            raise in_use(f"The solution version {arn} is {version.status(now)}; only a training can be stopped.")
+        version.final_status, version.due, version.observed = CREATE_STOPPED, now, now
 
     def list_solution_versions(self, solution_arn: str | None = None) -> list[SolutionVersion]:
         if solution_arn is not None:

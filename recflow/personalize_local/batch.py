@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from recflow.personalize_local.recommender import TrainedModel
+from recflow.progress import Advance
 
 BLOCK_LINES = 4096
 MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
@@ -26,13 +27,17 @@ class _Request:
     error: str | None
 
 
-def batch_output_lines(model: TrainedModel, input_lines: Iterable[str], num_results: int) -> Iterator[str]:
-    """The `.out` lines (without newlines) for `input_lines`, one per input line."""
+def batch_output_lines(
+    model: TrainedModel, input_lines: Iterable[str], num_results: int, advance: Advance = lambda _: None
+) -> Iterator[str]:
+    """The `.out` lines (without newlines) for `input_lines`, one per input line; `advance` counts the
+    lines answered."""
     lines = iter(input_lines)
     while block := list(itertools.islice(lines, BLOCK_LINES)):
         requests = [_parse(line, model.query_key) for line in block]
         keys = [request.key for request in requests if request.key is not None]
-        answers = iter(model.recommend(keys, num_results) if keys else [])
+        answers = iter(model.recommend(keys, num_results, advance) if keys else [])
+        advance(len(requests) - len(keys))  # the unusable lines, answered with their error
         for request in requests:
             if request.error is not None:
                 yield _output_line(request.echo, None, request.error)

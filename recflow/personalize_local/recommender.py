@@ -39,6 +39,7 @@ from recflow.personalize_local.ranking import (
     softmax_scores,
     top_k,
 )
+from recflow.progress import NO_PROGRESS, Advance, Progress
 
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 USER_PERSONALIZATION = frozenset({"aws-user-personalization", "aws-user-personalization-v2"})
@@ -57,6 +58,7 @@ SPECTRAL_MAX_USER_SHARE = 0.6
 # λ candidates, a factor of 2 apart, and where the search for the best one starts.
 PENALTY_GRID = tuple(2.0**power for power in range(3, 15))  # 8 ... 16384
 PENALTY_START = 256.0
+TRAINING_STAGES = 3  # what training reports: the held-out fit, its testing metrics, the served fit
 
 
 class Scorer(Protocol):
@@ -80,11 +82,13 @@ class TrainedModel:
     scorer: Scorer
     popularity: Popularity
 
-    def recommend(self, keys: Sequence[str], num_results: int) -> list[tuple[list[str], list[float]]]:
+    def recommend(
+        self, keys: Sequence[str], num_results: int, advance: Advance = lambda _: None
+    ) -> list[tuple[list[str], list[float]]]:
         """Top `num_results` item ids and scores per key (a user id, or an item id for related items).
 
         Scores are descending, in (0, 1] and normalised over the catalogue. Keys the model has not
-        seen get the most popular items.
+        seen get the most popular items. `advance` counts the keys answered, a block at a time.
         """
         if num_results < 1:
             raise ValueError(f"num_results must be at least 1, not {num_results}")
@@ -98,10 +102,12 @@ class TrainedModel:
             lists = self._rank(self._histories(codes[positions]), self.scorer, num_results)
             for position, result in zip(positions, lists, strict=True):
                 results[position] = result
+            advance(len(positions))
         if len(known) == len(codes):
             return [result for result in results if result is not None]  # every key was filled above
         no_history = sp.csr_matrix(np.zeros((1, len(self.item_ids)), dtype=np.float32))
         (cold,) = self._rank(no_history, self.popularity, num_results)
+        advance(len(codes) - len(known))
         return [cold if result is None else result for result in results]
 
     def _histories(self, codes: np.ndarray) -> sp.csr_matrix:
@@ -167,21 +173,35 @@ def available_memory_bytes() -> float:
     return available
 
 
-def train(users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, recipe: str, seed: int = 0) -> TrainedModel:
-    """Fit the recipe's algorithm on (user, item, timestamp) interactions; ValueError if unusable."""
+def train(
+    users: np.ndarray,
+    items: np.ndarray,
+    timestamps: np.ndarray,
+    recipe: str,
+    seed: int = 0,
+    progress: Progress = NO_PROGRESS,
+) -> TrainedModel:
+    """Fit the recipe's algorithm on (user, item, timestamp) interactions; ValueError if unusable.
+
+    `progress` sees TRAINING_STAGES (held-out fit, testing metrics, served fit), and ALS iterations."""
     data = _Interactions.from_columns(users, items, timestamps)
     algorithm = choose_algorithm(recipe, len(data.user_ids), len(data.item_ids))
-    split = _Holdout.draw(data, seed)
-    penalty = None
-    if algorithm == "ease":
-        basis = _ease_basis(split.training)
-        penalty = _choose_penalty(basis, split.validation)
-        held_out_model: Scorer = basis.model(penalty)
-        del basis
-    else:
-        held_out_model = _fit(algorithm, split.training, penalty, seed)
-    metrics = _testing_metrics(held_out_model, split.testing, len(data.item_ids))
-    del held_out_model, split  # free the held-out fit before the full one
+    with progress.step(f"Training {algorithm} (fit, test, refit)", total=TRAINING_STAGES) as advance:
+        split = _Holdout.draw(data, seed)
+        penalty = None
+        if algorithm == "ease":
+            basis = _ease_basis(split.training)
+            penalty = _choose_penalty(basis, split.validation)
+            held_out_model: Scorer = basis.model(penalty)
+            del basis
+        else:
+            held_out_model = _fit(algorithm, split.training, penalty, seed, progress)
+        advance(1)
+        metrics = _testing_metrics(held_out_model, split.testing, len(data.item_ids))
+        del held_out_model, split  # free the held-out fit before the full one
+        advance(1)
+        scorer = _fit(algorithm, data.matrix, penalty, seed, progress)
+        advance(1)
     return TrainedModel(
         recipe=recipe,
         algorithm=algorithm,
@@ -191,7 +211,7 @@ def train(users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, recipe: 
         user_ids=data.user_ids,
         item_ids=data.item_ids,
         history=data.matrix,
-        scorer=_fit(algorithm, data.matrix, penalty, seed),
+        scorer=scorer,
         popularity=Popularity.fit(data.matrix),
     )
 
@@ -289,13 +309,15 @@ def _ease_basis(matrix: sp.csr_matrix) -> SpectralBasis | GramBasis:
     return SpectralBasis(matrix) if users <= SPECTRAL_MAX_USER_SHARE * items else GramBasis(matrix)
 
 
-def _fit(algorithm: str, matrix: sp.csr_matrix, penalty: float | None, seed: int) -> Scorer:
+def _fit(
+    algorithm: str, matrix: sp.csr_matrix, penalty: float | None, seed: int, progress: Progress = NO_PROGRESS
+) -> Scorer:
     if algorithm == "ease":
         if penalty is None:
             raise ValueError("EASE needs its penalty λ (choose it with _choose_penalty first)")
         return _ease_basis(matrix).model(penalty)
     if algorithm == "als":
-        return Als.fit(matrix, seed)
+        return Als.fit(matrix, seed, progress)
     if algorithm == "item-knn":
         return ItemKnn.fit(matrix)
     return Popularity.fit(matrix)

@@ -66,6 +66,7 @@ class PersonalizeResponses:
         "CreateSolutionVersion",
         "DescribeSolutionVersion",
         "ListSolutionVersions",
+        "StopSolutionVersionCreation",
         "GetSolutionMetrics",
         "CreateBatchInferenceJob",
         "DescribeBatchInferenceJob",
@@ -195,6 +196,10 @@ class PersonalizeResponses:
         return self._listed(
             request, "solutionVersions", self.backend.list_solution_versions(request.get("solutionArn"))
         )
+
+    def stop_solution_version_creation(self, request: Request) -> Body:
+        self.backend.stop_solution_version_creation(request["solutionVersionArn"])
+        return {}
 
     def get_solution_metrics(self, request: Request) -> Body:
         arn = request["solutionVersionArn"]

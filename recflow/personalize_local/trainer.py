@@ -4,10 +4,11 @@ The backend only needs a model's offline metrics; everything else about a model 
 business, so any object with `train` and `recommend` (the numeric recommender, or a test's fake) fits.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from recflow.personalize_local.interactions import Interactions
+from recflow.progress import NO_PROGRESS, Progress
 
 
 class TrainedModel(Protocol):
@@ -28,20 +29,24 @@ class Trainer(Protocol):
 
 
 class NumericTrainer:
-    """recflow's recommender (recommender.py, batch.py) as a Trainer."""
+    """recflow's recommender (recommender.py, batch.py) as a Trainer, reporting training and scoring."""
+
+    def __init__(self, progress: Progress = NO_PROGRESS) -> None:
+        self.progress = progress
 
     def train(self, data: Interactions, recipe_arn: str, seed: int) -> TrainedModel:
         # Imported on first use: numpy/scipy work is only needed once a solution version trains.
         from recflow.personalize_local import recommender
 
-        return recommender.train(data.users, data.items, data.timestamps, recipe_arn, seed=seed)
+        return recommender.train(data.users, data.items, data.timestamps, recipe_arn, seed=seed, progress=self.progress)
 
-    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterable[str]:
+    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterator[str]:
         from recflow.personalize_local import batch
 
-        return batch.batch_output_lines(model, input_lines, num_results)
+        with self.progress.step("Scoring batch input lines", total=len(input_lines)) as advance:
+            yield from batch.batch_output_lines(model, input_lines, num_results, advance)
 
 
-def default_trainer() -> Trainer:
+def default_trainer(progress: Progress = NO_PROGRESS) -> Trainer:
     """The trainer `recflow local run` and `recflow local serve` give the local service."""
-    return NumericTrainer()
+    return NumericTrainer(progress)

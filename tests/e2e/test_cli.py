@@ -27,6 +27,7 @@ def test_local_run_succeeds_and_says_where_the_recommendations_are(raw_file, tmp
     result = _run("local", "run", "--raw", raw_file, "--lake", tmp_path / "lake", "--time-scale", "0")
     assert result.exit_code == 0, result.output
     assert "SUCCEEDED" in result.output and "top 10 for" in result.output
+    assert "\r" not in result.output and "\x1b[" not in result.output  # not a TTY: no progress, no spinner
     (summary,) = (tmp_path / "lake" / "runs").glob("*/summary.json")
     assert json.loads(summary.read_text())["status"] == "SUCCEEDED"
 
@@ -54,3 +55,22 @@ def test_bad_flags_get_one_clear_sentence_and_exit_2(raw_file, tmp_path, args, m
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("ci", [True, False], ids=["ci", "terminal"])
+def test_local_run_shows_progress_on_a_terminal_unless_ci_is_set(raw_file, tmp_path, ci):
+    env = {"TTY_COMPATIBLE": "1", "CI": "1" if ci else None}  # TTY_COMPATIBLE: rich treats the output as a TTY
+    result = runner.invoke(
+        app, ["local", "run", "--raw", str(raw_file), "--lake", str(tmp_path), "--time-scale", "0"], env=env
+    )
+
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "▸ Start training" in text and "SUCCEEDED" in text  # the states and the summary, either way
+    bars = ["ETL of 1 raw file(s): lines read", "Training ease (fit, test, refit)", "Scoring batch"]
+    if ci:
+        assert not [bar for bar in bars if bar in text]
+        assert not [code for code in ("\r", "\x1b[1A", "\x1b[2K", "\x1b[?25l") if code in result.output]
+    else:
+        assert all(bar in text for bar in bars), text
+        assert "6001/6001" in text and "3/3" in text and "60/60" in text  # lines read, stages, users scored

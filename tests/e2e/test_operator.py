@@ -7,12 +7,24 @@ checked against what plain boto3 reads from the same server.
 import json
 import re
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_serve import AWS_CLI, RECFLOW, Served, _client_env, _free_port, _serve
+from served import (
+    AWS_CLI,
+    RECFLOW,
+    Served,
+    client_env,
+    executions,
+    free_port,
+    out_lines,
+    run_pipeline,
+    serving,
+    wait_for_end,
+    wait_for_new_run,
+)
 from typer.testing import CliRunner
 
 from recflow import cli
@@ -26,9 +38,8 @@ BAD_LINES = ["44\t10\tfive\t1211059494000", "44\t10\t2.5", "45\tx y\t3\t12110594
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    served = _serve(_free_port(), tmp_path_factory.mktemp("operator") / "lake", tmp_path_factory.mktemp("home"))
-    yield served
-    served.stop()
+    with serving(tmp_path_factory.mktemp("operator") / "lake", tmp_path_factory.mktemp("home")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +66,7 @@ def invoke(served):
     def run(*args: str, endpoint: str | None = served.url, **overrides: str | None):
         wide = Console(width=250)  # the tables' columns stay whole, as in a wide terminal
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(cli, "console", wide)
+            patch.setattr(sys.modules["recflow.cli.aws"], "console", wide)  # the module that prints
             options = ["--endpoint-url", endpoint] if endpoint else []
             return runner.invoke(cli.app, ["aws", *args, *options], env={**env, **overrides})
 
@@ -65,9 +76,7 @@ def invoke(served):
 @pytest.fixture(scope="module")
 def first_run(served: Served, raw_file, invoke):
     result = invoke("run", "--raw", str(raw_file))
-    (execution,) = served.client("stepfunctions").list_executions(stateMachineArn=served.outputs()["StateMachineArn"])[
-        "executions"
-    ]
+    (execution,) = executions(served)
     return result, execution["name"]
 
 
@@ -76,13 +85,6 @@ def _report(served: Served, run_id: str) -> dict:
         Bucket=served.outputs()["DataBucketName"], Key=f"transformed/{run_id}/report.json"
     )
     return json.loads(body["Body"].read())
-
-
-def _out_lines(served: Served, run_id: str) -> list[dict]:
-    s3, bucket = served.client("s3"), served.outputs()["DataBucketName"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"recommendations/{run_id}/")["Contents"]]
-    (key,) = [k for k in keys if k.endswith(".out")]
-    return [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()]
 
 
 def _flat(text: str) -> str:
@@ -119,7 +121,7 @@ def test_status_lists_the_run_with_its_outcome_and_counts(served, first_run, inv
 
 def test_recs_prints_the_users_items_and_scores_from_the_out_file(served, first_run, invoke):
     _, run_id = first_run
-    line = _out_lines(served, run_id)[7]
+    line = out_lines(served, run_id)[7]
     user = line["input"]["userId"]
     for args in (("--user", user), ("--user", user, "--run", run_id)):
         result = invoke("recs", *args)
@@ -175,55 +177,97 @@ def test_expected_failures_say_so_in_one_sentence(first_run, invoke, args, sente
 
 
 def test_an_unreachable_endpoint_says_so_in_one_sentence(invoke):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     result = invoke("status", endpoint=f"http://127.0.0.1:{port}")
     assert result.exit_code == 2
     assert _flat(result.output).startswith(f"error: cannot reach http://127.0.0.1:{port}"), result.output
 
 
 # After the read-only tests: it starts a second run on the shared server.
-def test_a_run_on_the_current_data_has_no_output_until_it_finishes(served, first_run, invoke):
+def test_a_run_on_the_current_data_is_followed_to_its_recommendations(served, first_run, invoke):
     started = invoke("run", "--no-follow")
     assert started.exit_code == 0, started.output
     (run_id,) = re.findall(r"Started run (scheduled-\S+)", started.output)
-    # When its recommendations are asked for right away
-    early = invoke("recs", "--user", "1", "--run", run_id)
-    # Then the run has no output yet (it takes seconds), which is one sentence
-    assert early.exit_code == 2
-    assert _flat(early.output).startswith(f"error: run {run_id} (RUNNING) has no recommendations yet"), early.output
-    # And following it ends in SUCCEEDED with exit code 0
+    # When it is followed, it ends in SUCCEEDED with exit code 0
     followed = invoke("status", "--follow", "--run", run_id)
     assert followed.exit_code == 0, followed.output
     assert f"Run {run_id} SUCCEEDED" in followed.output
-    assert len(_out_lines(served, run_id)) == 40
+    assert len(out_lines(served, run_id)) == 40
+
+
+def test_a_run_that_ended_without_output_has_no_recommendations_in_one_sentence(served, first_run, invoke):
+    # Given a run that failed at its first step (an input that is no upload event), so never wrote output
+    machine = served.outputs()["StateMachineArn"]
+    started = served.client("stepfunctions").start_execution(stateMachineArn=machine, name="no-event", input="{}")
+    assert wait_for_end(served, started["executionArn"])["status"] == "FAILED"
+    # When its recommendations are asked for
+    result = invoke("recs", "--user", "1", "--run", "no-event")
+    # Then the run has none, which is one sentence naming where they would be
+    bucket = served.outputs()["DataBucketName"]
+    assert result.exit_code == 2
+    assert _flat(result.output) == (
+        f"error: run no-event (FAILED) has no recommendations: it ended without writing "
+        f"s3://{bucket}/recommendations/no-event/"
+    )
 
 
 @pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is in the dev extras (pip install -e '.[dev]')")
 def test_a_run_uploaded_with_the_aws_cli_is_followed_by_recflow_aws_status(served, raw_file, tmp_path):
     # The user's flow: AWS_ENDPOINT_URL in the environment, the AWS CLI uploads, `recflow aws status --follow`
     # (a real process, no terminal) watches.
-    env = _client_env(tmp_path, served.url)
-    sfn, machine = served.client("stepfunctions"), served.outputs()["StateMachineArn"]
-    before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    env = client_env(tmp_path, served.url)
+    before = {e["executionArn"] for e in executions(served)}
     bucket = served.outputs()["DataBucketName"]
     copy = [str(AWS_CLI), "s3", "cp", str(raw_file), f"s3://{bucket}/raw/from-cli.dat"]
     subprocess.run(copy, env=env, check=True, capture_output=True, timeout=60)
-    deadline = time.monotonic() + 60
-    while not (
-        new := [
-            e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["executionArn"] not in before
-        ]
-    ):
-        assert time.monotonic() < deadline, "the upload started no run"
-        time.sleep(0.2)
-    (execution,) = new
+    execution = wait_for_new_run(served, before)
     followed = subprocess.run(
         [str(RECFLOW), "aws", "status", "--follow"], env=env, capture_output=True, text=True, timeout=120
     )
     assert followed.returncode == 0, followed.stdout + followed.stderr
     assert f"Following run {execution['name']} (stack recflow)" in followed.stdout
     assert f"Run {execution['name']} SUCCEEDED" in followed.stdout
-    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "SUCCEEDED"
+    assert served.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["status"] == (
+        "SUCCEEDED"
+    )
+
+
+@pytest.fixture(scope="module")
+def related_items(tmp_path_factory):
+    """A second server, whose stack runs the related-items recipe, after one run of a small file."""
+    recipe = ("--parameter", "Recipe=aws-similar-items")
+    with serving(tmp_path_factory.mktemp("items") / "lake", tmp_path_factory.mktemp("home"), *recipe) as served:
+        raw = tmp_path_factory.mktemp("items-data") / "ratings.dat"
+        generate(raw, users=40, items=200, interactions=2_000, seed=7)
+        yield served, run_pipeline(served, raw)
+
+
+def test_recs_for_an_item_prints_its_related_items_and_scores_from_the_out_file(related_items, invoke):
+    served, run = related_items
+    assert run["status"] == "SUCCEEDED", run
+    lines = out_lines(served, run["name"])
+    assert all(set(line["input"]) == {"itemId"} and line["error"] is None for line in lines)
+    (line, *_) = [line for line in lines if len(line["output"]["recommendedItems"]) > 3]
+    item, recommended = line["input"]["itemId"], line["output"]["recommendedItems"]
+    # When the operator asks for that item's recommendations
+    result = invoke("recs", "--item", item, endpoint=served.url)
+    # Then they are the .out line's items and scores, in order
+    assert result.exit_code == 0, result.output
+    assert f"Recommendations for item {item} from run {run['name']}" in result.output
+    rows = re.findall(r"│\s+(\d+) │ (\S+)\s+│\s+(\S+) │", result.output)
+    assert [item for _, item, _ in rows] == recommended
+    scores = line["output"].get("scores") or [None] * len(recommended)
+    assert [None if score == "-" else float(score) for _, _, score in rows] == pytest.approx(scores, rel=1e-5)
+    assert item not in recommended  # related items, not the item itself
+
+
+def test_recs_for_an_item_not_in_the_batch_input_says_so_in_one_sentence(related_items, invoke):
+    served, run = related_items
+    result = invoke("recs", "--item", "no-such-item", endpoint=served.url)
+    assert result.exit_code == 2
+    assert _flat(result.output) == (
+        f"error: item 'no-such-item' has no recommendations in run {run['name']}: it was not in the batch input"
+    )
 
 
 def test_missing_credentials_say_so_in_one_sentence(invoke, tmp_path):

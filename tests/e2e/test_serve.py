@@ -2,112 +2,32 @@
 boto3 and the AWS CLI, stopped with Ctrl-C (SIGINT)."""
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from served import (
+    AWS_CLI,
+    RECFLOW,
+    RUN_SECONDS,
+    clean_env,
+    client_env,
+    free_port,
+    out_lines,
+    run_pipeline,
+    serve,
+    serving,
+)
 
 from recflow.synthetic import generate
 
 pytestmark = pytest.mark.e2e
-
-RECFLOW = Path(sys.executable).with_name("recflow")
-AWS_CLI = Path(sys.executable).with_name("aws")
-START_SECONDS = 120  # a cold start measures ~12 s here; a loaded CI machine gets ten times that
-RUN_SECONDS = 120  # a small run through the server measures ~6 s
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _clean_env(home: Path) -> dict[str, str]:
-    """No AWS_* variables at all, and a HOME without ~/.aws: the server must need no credentials."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(HOME=str(home), PYTHONUNBUFFERED="1", COLUMNS="200")
-    return env
-
-
-def _client_env(home: Path, url: str, key: str = "cli") -> dict[str, str]:
-    """What a user's shell has when pointing the AWS CLI (or recflow aws) at the server: any credentials."""
-    return {
-        **_clean_env(home),
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": key,
-        "AWS_SECRET_ACCESS_KEY": key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    port: int
-    lake: Path
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="anything",
-            aws_secret_access_key="anything",
-        )
-
-    def outputs(self) -> dict[str, str]:
-        (stack,) = self.client("cloudformation").describe_stacks(StackName="recflow")["Stacks"]
-        return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=60)
-
-
-def _serve(port: int, lake: Path, home: Path) -> Served:
-    process = subprocess.Popen(
-        [str(RECFLOW), "local", "serve", "--port", str(port), "--time-scale", "0.001", "--lake", str(lake)],
-        env=_clean_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    served = Served(process, port, lake)
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            served.lines.append(line)
-            if line.startswith("Serving on"):
-                ready.set()
-        ready.set()  # the process ended: stop waiting
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(START_SECONDS) or process.poll() is not None:
-        process.kill()
-        pytest.fail(f"recflow local serve did not start:\n{served.output}")
-    return served
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +37,8 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, home):
-    served = _serve(_free_port(), tmp_path_factory.mktemp("serve") / "lake", home)
-    yield served
-    if served.process.poll() is None:
-        served.process.kill()
-        served.process.wait()
+    with serving(tmp_path_factory.mktemp("serve") / "lake", home) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -141,31 +58,19 @@ def test_on_start_it_prints_the_endpoint_and_the_stack_outputs(served):
 
 
 def test_an_upload_to_raw_runs_the_pipeline_to_recommendations(served, small_file):
-    outputs = served.outputs()
-    bucket, machine = outputs["DataBucketName"], outputs["StateMachineArn"]
-    s3, sfn = served.client("s3"), served.client("stepfunctions")
+    sfn = served.client("stepfunctions")
     # When a client uploads a raw file
     started = time.monotonic()
-    s3.upload_file(str(small_file), bucket, "raw/ratings.dat")
-    # Then the template's rule starts an execution, which succeeds within a bounded time
-    while time.monotonic() - started < RUN_SECONDS:
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        if executions and executions[0]["status"] != "RUNNING":
-            break
-        time.sleep(0.5)
-    (execution,) = executions
-    described = sfn.describe_execution(executionArn=execution["executionArn"])
+    described = run_pipeline(served, small_file, "raw/ratings.dat")
+    # Then the template's rule started an execution, which succeeded
     assert described["status"] == "SUCCEEDED", described
-    history = sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"])
+    history = sfn.get_paginator("get_execution_history").paginate(executionArn=described["executionArn"])
     events = [event for page in history for event in page["events"]]
     entered = {e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e}
     assert {"Transform raw interactions", "Wait for training", "Run succeeded"} <= entered, entered
     # And Personalize's batch output is under recommendations/<run-id>/
-    run_id = execution["name"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"recommendations/{run_id}/")["Contents"]]
-    (out_key,) = [k for k in keys if k.endswith(".out")]
-    lines = s3.get_object(Bucket=bucket, Key=out_key)["Body"].read().decode().splitlines()
-    first = json.loads(lines[0])
+    lines = out_lines(served, described["name"])
+    first = lines[0]
     assert set(first) == {"input", "output", "error"}
     assert set(first["input"]) == {"userId"} and first["error"] is None
     assert len(first["output"]["recommendedItems"]) == 25
@@ -197,7 +102,7 @@ def test_an_aws_managed_policy_attaches_to_a_role(served):
 
 @pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is in the dev extras (pip install -e '.[dev]')")
 def test_the_aws_cli_starts_a_run_and_follows_it(served, home, small_file):
-    env = _client_env(home, served.url)
+    env = client_env(home, served.url)
 
     def aws_text(*args: str) -> str:
         done = subprocess.run([str(AWS_CLI), *args], env=env, capture_output=True, text=True)
@@ -235,7 +140,7 @@ def test_the_aws_cli_starts_a_run_and_follows_it(served, home, small_file):
 def test_a_second_server_on_the_same_port_says_so_in_one_sentence(served, home, tmp_path):
     result = subprocess.run(
         [str(RECFLOW), "local", "serve", "--port", str(served.port), "--lake", str(tmp_path)],
-        env=_clean_env(home),
+        env=clean_env(home),
         capture_output=True,
         text=True,
         timeout=60,
@@ -244,6 +149,97 @@ def test_a_second_server_on_the_same_port_says_so_in_one_sentence(served, home, 
     assert " ".join(result.stdout.split()) == (
         f"error: port {served.port} on 127.0.0.1 is already in use: stop what listens there or pick another with --port"
     )
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """An action the local account does not implement, and how its protocol carries the error."""
+
+    protocol: str
+    service: str
+    operation: str  # boto3's name; the AWS CLI's is the same with dashes
+    params: dict[str, str]
+    content_type: str
+    action: str  # as the message names it: IAM's prefix and the API's operation name
+
+    @property
+    def cli(self) -> list[str]:
+        options = [f"--{xform_name(k, '-')}={v}" for k, v in self.params.items()]
+        return [self.service, self.operation.replace("_", "-"), *options]
+
+
+UNSERVED = [
+    Unserved("json", "glue", "list_ml_transforms", {}, "application/x-amz-json-1.1", "glue:ListMLTransforms"),
+    Unserved(
+        "json",
+        "stepfunctions",
+        "validate_state_machine_definition",
+        {"definition": "{}"},
+        "application/x-amz-json-1.0",
+        "states:ValidateStateMachineDefinition",
+    ),
+    Unserved("query", "iam", "list_service_specific_credentials", {}, "text/xml", "iam:ListServiceSpecificCredentials"),
+    Unserved("query", "sns", "list_origination_numbers", {}, "text/xml", "sns:ListOriginationNumbers"),
+    Unserved(
+        "rest-json", "lambda", "list_code_signing_configs", {}, "application/json", "lambda:ListCodeSigningConfigs"
+    ),
+    Unserved("rest-xml", "route53", "list_cidr_collections", {}, "text/xml", "route53:ListCidrCollections"),
+]
+# No retries, and a read timeout: a server that hangs fails the test instead of holding it.
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=20, connect_timeout=5)
+
+
+def _aws_cli_error(served, home, *args: str) -> tuple[int, str]:
+    env = {**client_env(home, served.url), "AWS_MAX_ATTEMPTS": "1"}
+    options = ["--cli-read-timeout", "20", "--cli-connect-timeout", "5"]
+    done = subprocess.run([str(AWS_CLI), *args, *options], env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stderr.strip()
+
+
+@pytest.mark.parametrize("unserved", UNSERVED, ids=lambda u: f"{u.protocol}-{u.service}")
+def test_an_unimplemented_action_answers_boto3_with_an_error_in_its_protocol(served, unserved):
+    client = served.client(unserved.service, NO_RETRIES)
+    with pytest.raises(ClientError) as raised:
+        getattr(client, unserved.operation)(**unserved.params)
+    answer = raised.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == unserved.content_type
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert answer["Error"]["Message"] == (
+        f"The local AWS account (recflow local serve) does not implement {unserved.action}."
+    )
+
+
+@pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is in the dev extras (pip install -e '.[dev]')")
+@pytest.mark.parametrize("unserved", UNSERVED, ids=lambda u: f"{u.protocol}-{u.service}")
+def test_an_unimplemented_action_answers_the_aws_cli_with_an_error_naming_it(served, home, unserved):
+    returncode, stderr = _aws_cli_error(served, home, *unserved.cli)
+    operation = unserved.action.split(":")[1]
+    assert returncode == 255, stderr  # AWS CLI v1's exit code for an error the service answered (v2: 254)
+    assert stderr == (
+        f"An error occurred (NotImplemented) when calling the {operation} operation: "
+        f"The local AWS account (recflow local serve) does not implement {unserved.action}."
+    )
+
+
+def test_a_request_moto_fails_on_answers_in_s3s_error_shape_naming_the_action(served, home):
+    # moto's S3 takes a POST to a bucket for a browser form upload and fails on a form field it lacks
+    bucket = served.outputs()["DataBucketName"]
+    config = {"JournalTableConfiguration": {"RecordExpiration": {"Expiration": "DISABLED"}}}
+    with pytest.raises(ClientError) as raised:
+        served.client("s3", NO_RETRIES).create_bucket_metadata_configuration(
+            Bucket=bucket, MetadataConfiguration=config
+        )
+    answer = raised.value.response
+    failed = "The local AWS account (recflow local serve) failed on s3:CreateBucketMetadataConfiguration (KeyError:"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert (answer["Error"]["Code"], answer["Error"]["Message"][: len(failed)]) == ("InternalError", failed)
+    assert re.search(r", at moto/s3/responses\.py:\d+\)\.$", answer["Error"]["Message"]), answer["Error"]["Message"]
+    if AWS_CLI.exists():
+        cli = ["s3api", "create-bucket-metadata-configuration", "--bucket", bucket]
+        returncode, stderr = _aws_cli_error(served, home, *cli, "--metadata-configuration", json.dumps(config))
+        assert returncode == 255 and "(InternalError) when calling the CreateBucketMetadataConfiguration" in stderr
+        assert failed in stderr
 
 
 # Runs last in this module: it stops the shared server.
@@ -258,7 +254,7 @@ def test_ctrl_c_writes_the_lake_and_a_restart_restores_it_without_starting_a_run
     assert list(served.lake.glob("recommendations/*/*.out"))
     on_disk = sorted(p.relative_to(served.lake).as_posix() for p in served.lake.rglob("*") if p.is_file())
     # When it starts again on the same lake
-    restarted = _serve(_free_port(), served.lake, home)
+    restarted = serve(free_port(), served.lake, home)
     try:
         bucket = restarted.outputs()["DataBucketName"]
         pages = restarted.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -272,4 +268,3 @@ def test_ctrl_c_writes_the_lake_and_a_restart_restores_it_without_starting_a_run
     assert in_bucket == on_disk
     assert f"{len(on_disk)} objects restored" in " ".join(restarted.output.split())
     assert executions == []
-

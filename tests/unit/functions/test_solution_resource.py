@@ -1,10 +1,13 @@
 """solution_resource: every request gets an answer PUT to its ResponseURL, including the failures."""
 
+import ast
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from recflow_lambda.errors import InvalidEvent, SolutionNotReady
@@ -15,6 +18,10 @@ DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/re
 RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
 ARN = f"arn:aws:personalize:us-east-1:123456789012:solution/{SOLUTION_NAME}"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/recflow/5b1d0f70-07f4-11ef-9a8e-0e4f9a1c2b3d"
+NEW_NAME = "recflow-5b1d0f70-aws-sims"
+NEW_ARN = f"arn:aws:personalize:us-east-1:123456789012:solution/{NEW_NAME}"
+SIMS = "arn:aws:personalize:::recipe/aws-sims"
+LIST_VERSIONS = {"solutionArn": ARN, "maxResults": 100}
 CREATE_SOLUTION = {
     "name": SOLUTION_NAME,
     "datasetGroupArn": DATASET_GROUP_ARN,
@@ -87,6 +94,15 @@ def answer(status: str, reason: str, physical_id: str, data: dict | None = None)
     }
 
 
+def versions(*statuses: str) -> dict:
+    """ListSolutionVersions' answer: version i has the i-th status."""
+    return {
+        "solutionVersions": [
+            {"solutionVersionArn": f"{ARN}/v{index}", "status": status} for index, status in enumerate(statuses)
+        ]
+    }
+
+
 def solution(status: str, **changes) -> dict:
     return {
         "solution": {
@@ -138,7 +154,9 @@ def test_create_adopts_an_identical_existing_solution(
 def test_create_describes_the_solution_a_concurrent_attempt_created(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
-    personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+    )
     personalize_stubber.add_client_error(
         "create_solution", "ResourceAlreadyExistsException", expected_params=CREATE_SOLUTION
     )
@@ -178,7 +196,9 @@ def test_create_refuses_a_different_solution_of_the_same_name(
 def test_a_solution_that_fails_to_create_answers_failed_with_its_arn_for_the_rollback(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
-    personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+    )
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
     personalize_stubber.add_response("describe_solution", solution("CREATE FAILED"), {"solutionArn": ARN})
 
@@ -196,7 +216,9 @@ def test_create_answers_failed_before_the_function_times_out(
     remaining = iter([25_000, 15_000])
     context = replace(lambda_context)
     context.get_remaining_time_in_millis = lambda: next(remaining)
-    personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+    )
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
     personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
     personalize_stubber.add_response("describe_solution", solution("CREATE IN_PROGRESS"), {"solutionArn": ARN})
@@ -221,9 +243,87 @@ def test_update_with_unchanged_properties_keeps_the_solution(
     assert cloudformation[1][0]["body"] == answer("SUCCESS", f"Solution {ARN} is ACTIVE.", ARN, {"Arn": ARN})
 
 
+def test_update_with_another_recipe_answers_the_new_solution_and_leaves_the_old_to_cloudformation(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    # Given the stack moves from user-personalization-v2 to sims: a new Name, a new solution
+    event = request_event("Update", physical_id=ARN)
+    event["OldResourceProperties"] = dict(event["ResourceProperties"])
+    event["ResourceProperties"] |= {"Name": NEW_NAME, "RecipeArn": SIMS}
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": NEW_ARN}
+    )
+    personalize_stubber.add_response(
+        "create_solution", {"solutionArn": NEW_ARN}, CREATE_SOLUTION | {"name": NEW_NAME, "recipeArn": SIMS}
+    )
+    personalize_stubber.add_response(
+        "describe_solution", solution("ACTIVE", solutionArn=NEW_ARN, recipeArn=SIMS), {"solutionArn": NEW_ARN}
+    )
+
+    # When CloudFormation sends the Update
+    solution_resource.handler(event, lambda_context)
+
+    # Then the answer carries the new physical id (CloudFormation Deletes the old one next), the old is untouched
+    assert cloudformation[1][0]["body"] == answer(
+        "SUCCESS",
+        f"Solution {NEW_ARN} is ACTIVE and replaces {ARN}, which CloudFormation deletes next.",
+        NEW_ARN,
+        {"Arn": NEW_ARN},
+    )
+
+
+def test_a_failed_update_deletes_the_solution_it_created_and_keeps_the_old_physical_id(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    event = request_event("Update", physical_id=ARN)
+    event["ResourceProperties"] |= {"Name": NEW_NAME, "RecipeArn": SIMS}
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": NEW_ARN}
+    )
+    personalize_stubber.add_response(
+        "create_solution", {"solutionArn": NEW_ARN}, CREATE_SOLUTION | {"name": NEW_NAME, "recipeArn": SIMS}
+    )
+    personalize_stubber.add_response("describe_solution", solution("CREATE FAILED"), {"solutionArn": NEW_ARN})
+    # Then the solution the failed update made is deleted: CloudFormation never learns of it
+    personalize_stubber.add_response("delete_solution", {}, {"solutionArn": NEW_ARN})
+
+    solution_resource.handler(event, lambda_context)
+
+    assert cloudformation[1][0]["body"] == answer(
+        "FAILED", f"Solution {NEW_ARN} is CREATE FAILED instead of becoming ACTIVE.", ARN
+    )
+
+
+def test_create_fits_a_name_longer_than_63_characters_with_a_hash(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    # Given the Name a 50-character stack name gives (the custom resource used to refuse it)
+    long_name = "s" * 50 + "-aws-user-personalization-v2"
+    fitted = long_name[:54] + "-" + hashlib.sha256(long_name.encode()).hexdigest()[:8]
+    fitted_arn = f"arn:aws:personalize:us-east-1:123456789012:solution/{fitted}"
+    event = request_event("Create")
+    event["ResourceProperties"]["Name"] = long_name
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": fitted_arn}
+    )
+    personalize_stubber.add_response("create_solution", {"solutionArn": fitted_arn}, CREATE_SOLUTION | {"name": fitted})
+    personalize_stubber.add_response(
+        "describe_solution", solution("ACTIVE", name=fitted, solutionArn=fitted_arn), {"solutionArn": fitted_arn}
+    )
+
+    solution_resource.handler(event, lambda_context)
+
+    assert cloudformation[1][0]["body"] == answer(
+        "SUCCESS", f"Solution {fitted_arn} is ACTIVE.", fitted_arn, {"Arn": fitted_arn}
+    )
+    assert len(fitted) == 63
+
+
 def test_delete_removes_the_solution_and_waits_until_it_is_gone(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions("ACTIVE"), LIST_VERSIONS)
     personalize_stubber.add_response("delete_solution", {}, {"solutionArn": ARN})
     personalize_stubber.add_response("describe_solution", solution("DELETE IN_PROGRESS"), {"solutionArn": ARN})
     personalize_stubber.add_client_error(
@@ -233,14 +333,59 @@ def test_delete_removes_the_solution_and_waits_until_it_is_gone(
     solution_resource.handler(request_event("Delete", physical_id=ARN), lambda_context)
 
     assert cloudformation[1][0]["body"] == answer("SUCCESS", f"Solution {ARN} is deleted.", ARN)
-    assert sleeps == [5]
+    assert sleeps == [5, 5]
+
+
+def test_delete_while_a_version_trains_stops_the_training_then_deletes(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    # Given a solution with an earlier ACTIVE version and one in training
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions("ACTIVE", "CREATE IN_PROGRESS"), LIST_VERSIONS)
+    # Then the training is stopped (DeleteSolution would be refused), once, and the delete waits for it
+    personalize_stubber.add_response("stop_solution_version_creation", {}, {"solutionVersionArn": f"{ARN}/v1"})
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions("ACTIVE", "CREATE STOPPING"), LIST_VERSIONS)
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions("ACTIVE", "CREATE STOPPED"), LIST_VERSIONS)
+    personalize_stubber.add_response("delete_solution", {}, {"solutionArn": ARN})
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+    )
+
+    # When CloudFormation sends Delete
+    solution_resource.handler(request_event("Delete", physical_id=ARN), lambda_context)
+
+    assert cloudformation[1][0]["body"] == answer(
+        "SUCCESS", f"Solution {ARN} is deleted (its training was stopped: {ARN}/v1).", ARN
+    )
+    assert sleeps == [5, 5, 5]
+
+
+def test_delete_that_runs_out_of_time_while_a_training_stops_answers_failed(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    context = replace(lambda_context)
+    context.get_remaining_time_in_millis = lambda: 15_000
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions("CREATE PENDING"), LIST_VERSIONS)
+    personalize_stubber.add_response("stop_solution_version_creation", {}, {"solutionVersionArn": f"{ARN}/v0"})
+
+    solution_resource.handler(request_event("Delete", physical_id=ARN), context)
+
+    assert cloudformation[1][0]["body"] == answer(
+        "FAILED",
+        f"Solution {ARN} was still stopping its training when the function ran out of time; "
+        "delete the stack again to finish.",
+        ARN,
+    )
 
 
 def test_delete_of_a_solution_already_gone_succeeds(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
     personalize_stubber.add_client_error(
-        "delete_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
     )
 
     solution_resource.handler(request_event("Delete", physical_id=ARN), lambda_context)
@@ -254,20 +399,39 @@ def test_delete_after_a_create_that_made_nothing_calls_nothing(
     solution_resource.handler(request_event("Delete", physical_id="Solution-not-created"), lambda_context)
 
     assert cloudformation[1][0]["body"] == answer(
-        "SUCCESS", "No solution to delete (Solution-not-created).", "Solution-not-created"
+        "SUCCESS", "Nothing to delete: the Create made no solution (Solution-not-created).", "Solution-not-created"
     )
 
 
-def test_delete_of_a_solution_in_use_answers_failed_with_the_reason(
+def test_delete_reads_no_properties_so_a_rollback_succeeds_whatever_the_create_was_given(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
-    personalize_stubber.add_client_error("delete_solution", "ResourceInUseException", "A solution version is training.")
+    # Given the rollback of a Create whose properties were invalid
+    event = request_event("Delete", physical_id="Solution-not-created")
+    event["ResourceProperties"] = {"Name": "not a name!"}
+
+    solution_resource.handler(event, lambda_context)
+
+    assert cloudformation[1][0]["body"]["Status"] == "SUCCESS"
+
+
+def test_delete_refused_by_personalize_answers_failed_with_the_reason(
+    personalize_stubber, request_event, cloudformation, sleeps, lambda_context
+):
+    personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
+    personalize_stubber.add_response("list_solution_versions", versions(), LIST_VERSIONS)
+    personalize_stubber.add_client_error(
+        "delete_solution",
+        "ResourceInUseException",
+        "The solution is used by a campaign.",
+        expected_params={"solutionArn": ARN},
+    )
 
     solution_resource.handler(request_event("Delete", physical_id=ARN), lambda_context)
 
     assert cloudformation[1][0]["body"] == answer(
         "FAILED",
-        "Personalize DeleteSolution failed with ResourceInUseException: A solution version is training.",
+        "Personalize DeleteSolution failed with ResourceInUseException: The solution is used by a campaign.",
         ARN,
     )
 
@@ -290,7 +454,9 @@ def test_invalid_properties_are_answered_not_left_hanging(
 def test_an_unexpected_error_is_answered_failed(
     personalize_stubber, request_event, cloudformation, sleeps, lambda_context
 ):
-    personalize_stubber.add_client_error("describe_solution", "AccessDeniedException", "Not authorized.")
+    personalize_stubber.add_client_error(
+        "describe_solution", "AccessDeniedException", "Not authorized.", expected_params={"solutionArn": ARN}
+    )
 
     solution_resource.handler(request_event("Create"), lambda_context)
 
@@ -307,9 +473,11 @@ def test_an_event_without_a_response_url_cannot_be_answered_and_raises(load_even
         solution_resource.handler(event, lambda_context)
 
 
-# --- ensure_solution: the same logic without CloudFormation (the offline runtime deploys with it) -----
+# --- ensure_solution: the same logic without CloudFormation (re-exported by the handler module) ---------
 def test_ensure_solution_creates_the_solution_and_waits_through_the_callback(personalize_stubber):
-    personalize_stubber.add_client_error("describe_solution", "ResourceNotFoundException")
+    personalize_stubber.add_client_error(
+        "describe_solution", "ResourceNotFoundException", expected_params={"solutionArn": ARN}
+    )
     personalize_stubber.add_response("create_solution", {"solutionArn": ARN}, CREATE_SOLUTION)
     personalize_stubber.add_response("describe_solution", solution("CREATE PENDING"), {"solutionArn": ARN})
     personalize_stubber.add_response("describe_solution", solution("ACTIVE"), {"solutionArn": ARN})
@@ -340,3 +508,22 @@ def test_ensure_solution_gives_up_when_out_of_polls(personalize_stubber):
             wait=lambda: None,
             has_time=lambda: next(polls),
         )
+
+
+def test_every_stubbed_personalize_call_in_this_file_names_its_expected_params():
+    # A stub without expected_params accepts any request: the call's parameters would go untested
+    calls = [
+        node
+        for node in ast.walk(ast.parse(Path(__file__).read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("add_response", "add_client_error")
+    ]
+    unchecked = [
+        node.lineno
+        for node in calls
+        if not any(keyword.arg == "expected_params" for keyword in node.keywords)
+        and not (node.func.attr == "add_response" and len(node.args) == 3)
+    ]
+    assert len(calls) > 40
+    assert unchecked == [], f"stubbed calls without expected_params at lines {unchecked}"

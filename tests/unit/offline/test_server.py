@@ -1,12 +1,19 @@
 import json
+import re
 import socket
 import time
 
 import boto3
+import botocore.session
 import pytest
+from botocore import parsers
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.glue.responses import GlueResponse
 from typer.testing import CliRunner
 
 from recflow.cli import app
+from recflow.offline import aws_errors, server
 from recflow.offline.server import ServeError, local_server
 from recflow.offline.template import TemplateError
 from recflow.personalize_local.settings import LocalSettings
@@ -44,10 +51,9 @@ def test_plain_boto3_reaches_the_local_personalize_through_an_endpoint_url(crede
             personalize.describe_dataset_group(datasetGroupArn=group + "-missing")
     # Then it answered like Personalize, next to the dataset group of the deployed stack
     assert group == "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
-    assert sorted(g["datasetGroupArn"] for g in listed) == [
-        "arn:aws:personalize:us-east-1:123456789012:dataset-group/recflow",
-        group,
-    ]
+    deployed = [g["datasetGroupArn"] for g in listed if g["datasetGroupArn"] != group]
+    assert len(listed) == 2
+    assert re.fullmatch(r"arn:aws:personalize:us-east-1:123456789012:dataset-group/recflow-[0-9a-f]{8}", deployed[0])
     assert {g["status"] for g in listed} <= {"CREATE PENDING", "ACTIVE"}
 
 
@@ -63,7 +69,8 @@ def test_the_served_moto_holds_the_deployed_stack_with_its_outputs(credentials):
     # Then the stack is complete and its outputs name resources that exist
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert outputs["DataBucketName"] in buckets
-    assert outputs["DatasetGroupArn"] == "arn:aws:personalize:us-east-1:123456789012:dataset-group/recflow"
+    key = stack["StackId"].rsplit("/", 1)[1].split("-")[0]  # template.yaml names Personalize resources by it
+    assert outputs["DatasetGroupArn"] == f"arn:aws:personalize:us-east-1:123456789012:dataset-group/recflow-{key}"
     assert served.stack.outputs == outputs
 
 
@@ -121,20 +128,22 @@ def test_the_lake_is_restored_without_starting_a_run_and_new_objects_are_written
     assert (lake / "raw/old.dat").read_text() == "a"
 
 
-def test_a_busy_port_fails_in_one_sentence_before_deploying(busy_port):
-    started = time.perf_counter()
+def test_a_busy_port_fails_in_one_sentence_before_deploying(busy_port, monkeypatch):
+    deployed: list[str] = []
+    monkeypatch.setattr(server, "deploy_stack", lambda name, *_: deployed.append(name))
     with pytest.raises(ServeError) as caught, local_server(port=busy_port):
         pass
     assert str(caught.value) == (
         f"port {busy_port} on 127.0.0.1 is already in use: stop what listens there or pick another with --port"
     )
-    assert time.perf_counter() - started < 1  # nothing was deployed
+    assert deployed == []  # it failed before deploying anything
 
 
 def test_a_bad_parameter_fails_before_listening(busy_port):
     # A busy port would be the error if the server listened before checking the parameters.
-    with pytest.raises(TemplateError, match="parameter Recipe must be one of"), local_server(
-        port=busy_port, parameters={"Recipe": "aws-hrnn"}
+    with (
+        pytest.raises(TemplateError, match="parameter Recipe must be one of"),
+        local_server(port=busy_port, parameters={"Recipe": "aws-hrnn"}),
     ):
         pass
 
@@ -221,3 +230,65 @@ def test_an_upload_that_starts_no_run_is_reported_with_the_functions_error(crede
     # Then the start_run function's error is there for the command line to print
     (error,) = errors
     assert error.startswith("StateMachineDoesNotExist: ")
+
+
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=20)
+
+
+def test_an_action_that_raises_in_the_server_answers_500_naming_it_and_where(credentials, monkeypatch):
+    # Given the local server, where moto's Glue raises on GetDatabases
+    def get_databases(self: GlueResponse) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(GlueResponse, "get_databases", get_databases)
+    # When a client calls it
+    with local_server(port=0, settings=INSTANT) as served, pytest.raises(ClientError) as raised:
+        boto3.client("glue", endpoint_url=served.url, config=NO_RETRIES).get_databases()
+    # Then the answer is Glue's JSON error, naming the action, the error and the line that raised it
+    answer = raised.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert answer["Error"]["Code"] == "InternalFailure"
+    message = answer["Error"]["Message"]
+    assert message.startswith(
+        "The local AWS account (recflow local serve) failed on glue:GetDatabases (RuntimeError: boom, at "
+    )
+    assert message.endswith(f"test_server.py:{get_databases.__code__.co_firstlineno + 1}).")
+
+
+def test_a_service_moto_has_no_backend_for_answers_501_in_its_protocol(credentials):
+    # Given the local server (moto has no Amazon Q Business)
+    # When a client calls a rest-json action of it
+    with local_server(port=0, settings=INSTANT) as served, pytest.raises(ClientError) as raised:
+        boto3.client("qbusiness", endpoint_url=served.url, config=NO_RETRIES).list_applications()
+    # Then it is told, in JSON, that the local account does not implement it
+    answer = raised.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
+    assert answer["Error"] == {
+        "Code": "NotImplemented",
+        "Message": "The local AWS account (recflow local serve) does not implement qbusiness:ListApplications.",
+    }
+
+
+def test_a_cbor_error_answer_reads_back_through_botocores_parser():
+    # Given a request in the smithy-rpc-v2-cbor protocol (CloudWatch's first, which boto3 does not send yet)
+    request = aws_errors.HttpRequest(
+        "POST",
+        "/service/GraniteServiceVersion20100801/operation/ListManagedInsightRules",
+        {},
+        {"smithy-protocol": "rpc-v2-cbor"},
+        {},
+    )
+    # When the server answers that it does not implement it
+    answer = aws_errors.not_implemented("cloudwatch", request)
+    # Then botocore's CBOR parser reads the code and the message back
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    operation = model.operation_model("ListManagedInsightRules")
+    parsed = parsers.create_parser("smithy-rpc-v2-cbor").parse(
+        {"status_code": answer.status, "headers": answer.headers, "body": answer.body}, operation.output_shape
+    )
+    assert answer.status == 501
+    assert parsed["Error"] == {
+        "Code": "NotImplemented",
+        "Message": "The local AWS account (recflow local serve) does not implement monitoring:ListManagedInsightRules.",
+    }

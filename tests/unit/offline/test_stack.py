@@ -70,9 +70,10 @@ def test_describe_stacks_answers_with_the_templates_outputs(stack):
     assert outputs["StateMachineArn"] in [
         m["stateMachineArn"] for m in client("stepfunctions").list_state_machines()["stateMachines"]
     ]
-    assert outputs["SolutionArn"] == "arn:aws:personalize:us-east-1:123456789012:solution/recflow-aws-sims"
-    assert (
-        outputs["InteractionsDatasetArn"] == "arn:aws:personalize:us-east-1:123456789012:dataset/recflow/INTERACTIONS"
+    key = described["StackId"].rsplit("/", 1)[1].split("-")[0]  # template.yaml names Personalize resources by it
+    assert outputs["SolutionArn"] == f"arn:aws:personalize:us-east-1:123456789012:solution/recflow-{key}-aws-sims"
+    assert outputs["InteractionsDatasetArn"] == (
+        f"arn:aws:personalize:us-east-1:123456789012:dataset/recflow-{key}/INTERACTIONS"
     )
     assert (
         client("glue")
