@@ -1,13 +1,16 @@
 """ETL speed: the offline DuckDB runner against the Glue transform on pyspark local[2], in one process.
 
-Data: the HetRec-sized synthetic set (recflow.synthetic defaults) and, when present, the development
-file ../shared/data/ml-latest-small-ratings.dat. Both engines run the same SQL, read the raw file and
-produce the interactions CSV, the rejects and the report (Spark writes its outputs to a temporary
-directory, the DuckDB runner returns them as bytes).
+Data: the HetRec-sized synthetic set (recflow.synthetic defaults), the same data as comma-separated text
+and as Parquet, and, when present, the development files ../shared/data/ml-latest-small-ratings.dat and
+lastfm-2k-tagging.csv. Both engines run the same SQL, read the raw file and produce the interactions CSV,
+the rejects and the report (Spark writes its outputs to a temporary directory, the DuckDB runner returns
+them as bytes).
 
 Figures: wall seconds (best of --repeat runs; Spark also its first run, and the session start),
-lines/s, CPU seconds, peak RSS (DuckDB: this process; Spark: the JVM, where the work happens), and
-how the three ways of getting lines into DuckDB compare.
+lines/s, CPU seconds, peak RSS (DuckDB: this process; Spark: the JVM, where the work happens), the
+ratio to a floor (DuckDB's own reader on the same file, read_csv or read_parquet, and COUNT(DISTINCT) of
+users and items: what reading the data at all costs), and how the three ways of getting lines into
+DuckDB compare.
 
     .venv/bin/python bench/etl_bench.py [--repeat 3] [--no-spark]
 """
@@ -30,7 +33,11 @@ import duckdb
 from recflow.offline import etl
 from recflow.synthetic import generate
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small-ratings.dat"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL_DATA = SHARED_DATA / "ml-latest-small-ratings.dat"
+LASTFM = SHARED_DATA / "lastfm-2k-tagging.csv"
+# Options per data set: the Last.fm file names its item and time columns its own way.
+OPTIONS = {"lastfm-2k-tagging (real)": {"item_column": "artist_id", "timestamp_column": "tagged_at"}}
 
 
 def cpu_seconds() -> float:
@@ -98,12 +105,28 @@ def duckdb_readers(data: bytes) -> dict[str, float]:
     return seconds
 
 
-def run_spark(spark: Any, glue: Any, lake: Path, key: str, out: Path) -> dict[str, Any]:
-    raw = glue.read_raw_lines(spark, [f"file://{lake}/{key}"], root_uri=f"file://{lake}/")
-    interactions, rejects, report = glue.transform_dataframe(spark, raw, None)
+def run_spark(spark: Any, glue: Any, lake: Path, key: str, out: Path, options: Any) -> dict[str, Any]:
+    raw, parquet, layouts = glue.read_inputs(spark, [f"file://{lake}/{key}"], f"file://{lake}/", options)
+    interactions, rejects, report = glue.transform_dataframe(spark, raw, layouts, options, parquet)
     glue.write_outputs(interactions, rejects, f"file://{out}", "bench")
     spark.catalog.clearCache()
-    return report
+    report_: dict[str, Any] = report
+    return report_
+
+
+def floor_seconds(path: Path, repeat: int) -> float:
+    """DuckDB's own reader on the file and COUNT(DISTINCT) of its first two columns: the cost of reading it."""
+    scan = f"read_parquet('{path}')" if path.suffix == ".parquet" else f"read_csv('{path}', header = true)"
+    timings = []
+    for _ in range(repeat):
+        with duckdb.connect() as con:
+            started = time.perf_counter()
+            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+            con.execute(
+                f'SELECT count(*), count(DISTINCT "{columns[0]}"), count(DISTINCT "{columns[1]}") FROM {scan}'
+            ).fetchall()
+            timings.append(time.perf_counter() - started)
+    return min(timings)
 
 
 def main() -> None:
@@ -121,9 +144,23 @@ def main() -> None:
             f"{stats.bytes / 1e6:.1f} MB, generated in {time.perf_counter() - started:.2f} s"
         )
         datasets = {"synthetic HetRec-sized": "raw/synthetic.dat"}
+        synthetic = (lake / "raw" / "synthetic.dat").read_bytes()
+        (lake / "raw" / "synthetic.csv").write_bytes(synthetic.replace(b"\t", b","))
+        datasets["same, comma-separated"] = "raw/synthetic.csv"
+        with duckdb.connect() as con:
+            con.execute(
+                f"COPY (SELECT * FROM read_csv('{lake}/raw/synthetic.dat', header = true, delim = '\t')) "
+                f"TO '{lake}/raw/synthetic.parquet' (FORMAT PARQUET)"
+            )
+        datasets["same, Parquet"] = "raw/synthetic.parquet"
         if REAL_DATA.is_file():
             (lake / "raw" / "ml-latest-small.dat").write_bytes(REAL_DATA.read_bytes())
             datasets["ml-latest-small (real)"] = "raw/ml-latest-small.dat"
+        if LASTFM.is_file():
+            (lake / "raw" / "lastfm-2k-tagging.csv").write_bytes(LASTFM.read_bytes())
+            datasets["lastfm-2k-tagging (real)"] = "raw/lastfm-2k-tagging.csv"
+        glue = etl.load_glue_script()
+        options = {name: glue.parse_options(OPTIONS.get(name, {})) for name in datasets}
 
         print(f"\nmachine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; best of {args.repeat} runs")
         print("\nGetting the synthetic set's lines into DuckDB:")
@@ -131,9 +168,14 @@ def main() -> None:
             print(f"  {name:48s} {seconds:6.3f} s")
 
         figures: dict[str, dict[str, dict[str, Any]]] = {}
+        floors = {name: floor_seconds(lake / key, args.repeat) for name, key in datasets.items()}
         for name, key in datasets.items():
             raw = [(key, (lake / key).read_bytes())]
-            figures[name] = {"duckdb": best_of(args.repeat, lambda raw=raw: etl.run_etl(raw, None, "bench").report)}
+            figures[name] = {
+                "duckdb": best_of(
+                    args.repeat, lambda raw=raw, name=name: etl.run_etl(raw, None, "bench", options[name]).report
+                )
+            }
 
         if not args.no_spark:
             from pyspark.sql import SparkSession
@@ -150,19 +192,22 @@ def main() -> None:
             spark.sparkContext.setLogLevel("ERROR")
             session_start = time.perf_counter() - started
             jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-            glue = etl.load_glue_script()
             for name, key in datasets.items():
                 out = Path(tmp) / "spark-out"
                 started = time.perf_counter()
-                run_spark(spark, glue, lake, key, out)
+                run_spark(spark, glue, lake, key, out, options[name])
                 first = time.perf_counter() - started
-                warm = best_of(args.repeat, lambda key=key, out=out: run_spark(spark, glue, lake, key, out), pid=jvm)
+                warm = best_of(
+                    args.repeat,
+                    lambda key=key, out=out, name=name: run_spark(spark, glue, lake, key, out, options[name]),
+                    pid=jvm,
+                )
                 figures[name]["spark"] = warm | {"first": first, "session": session_start}
             spark.stop()
 
         print(
             f"\n{'data':24s} {'engine':16s} {'lines':>9s} {'wall s':>7s} {'lines/s':>10s} {'CPU s':>6s} "
-            f"{'peak RSS MB':>12s}"
+            f"{'peak RSS MB':>12s} {'floor s':>8s} {'/floor':>7s}"
         )
         for name, engines in figures.items():
             lines = engines["duckdb"]["result"]["lines_read"]
@@ -171,7 +216,7 @@ def main() -> None:
                 cpu = f"{figure['cpu']:6.2f}" if engine == "duckdb" else "   JVM"
                 print(
                     f"{name:24s} {label:16s} {lines:9,d} {figure['wall']:7.2f} {lines / figure['wall']:10,.0f} "
-                    f"{cpu} {figure['rss']:12.0f}"
+                    f"{cpu} {figure['rss']:12.0f} {floors[name]:8.3f} {figure['wall'] / floors[name]:6.1f}x"
                 )
             if "spark" in engines:
                 spark_figures, duck = engines["spark"], engines["duckdb"]["wall"]

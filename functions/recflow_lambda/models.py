@@ -111,7 +111,9 @@ class EtlReport(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     run_id: str
-    source_files: list[str]
+    # report.json lists every raw file read; the state payload carries source_file_count instead, since a
+    # state may pass on at most 256 KiB (check_data's handler leaves the list out).
+    source_files: list[str] = Field(default_factory=list)
     lines_read: NonNegativeInt
     header_lines: NonNegativeInt
     blank_lines: NonNegativeInt

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recflow.cli import report
+from recflow.cli import iam, report
 from recflow.cli.aws import aws
 from recflow.cli.common import console, fail
 from recflow.cli.local import demo, generate, local
@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Amazon Personalize pipelines as an AWS SAM app, runnable offline.",
 )
 local.command("report")(report.local_report)
+local.command("iam")(iam.local_iam)
 aws.command("report")(report.aws_report)
 app.add_typer(local, name="local")
 app.add_typer(aws, name="aws")

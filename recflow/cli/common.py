@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from recflow.personalize_local.settings import Phase
 
 console = Console()
 
-RawOption = Annotated[list[Path], typer.Option("--raw", help="Raw interactions file (HetRec layout); repeatable.")]
+RawOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--raw", help="Raw interactions file: delimited text with a header, JSON lines, Parquet; .gz; repeatable."
+    ),
+]
 FaultOption = Annotated[
     list[str],
     typer.Option(
@@ -32,7 +38,8 @@ ParameterOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: the terminal wraps the sentence, so paths and ARNs in it copy whole.
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

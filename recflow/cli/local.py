@@ -281,6 +281,23 @@ def _print_summary(summary: Summary, lake: Path) -> None:
         console.print("[bold]Counts[/] " + ", ".join(f"{k}={summary.counts[k]:,}" for k in keys if k in summary.counts))
     if summary.metrics:
         console.print("[bold]Metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items())))
+    if summary.lambdas:  # a generated function name is <stack>-<LogicalId>-<suffix>: the logical id says which
+        console.print(
+            "[bold]Lambdas[/] (peak/limit) "
+            + ", ".join(
+                f"{(name.split('-')[-2] if name.count('-') >= 2 else name).removesuffix('Function')} "
+                f"{u.max_memory_mb:.0f}/{u.memory_limit_mb} MB {u.max_seconds:.1f}/{u.timeout_seconds} s"
+                for name, u in summary.lambdas.items()
+            ),
+            highlight=False,
+        )
+    if summary.largest_payload:
+        largest = summary.largest_payload
+        console.print(
+            f"[bold]Largest payload[/] {largest.bytes:,} of {largest.limit_bytes:,} bytes "
+            f"({largest.kind} of {largest.state})",
+            highlight=False,
+        )
     for key in summary.recommendations:
         path = lake / key
         console.print(f"[bold]Recommendations[/] {path}", highlight=False)

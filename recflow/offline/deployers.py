@@ -543,6 +543,7 @@ class _SolutionResource:
 
     def send(self, request: ResourceRequest) -> CustomResourceResponse:
         """The event CloudFormation sends the function for `request`, and the function's answer."""
+        from recflow_lambda.clients import clear_clients
         from recflow_lambda.models import CustomResourceAddress
         from recflow_lambda.solution import answer_request
 
@@ -563,11 +564,26 @@ class _SolutionResource:
         if request.request_type == "Update":
             event["OldResourceProperties"] = request.old_properties or {}
         deadline = self.clock.now() + int(function["Timeout"])
-        with environment(function.get("Environment", {}).get("Variables", {})):
-            return answer_request(
-                event,
-                CustomResourceAddress.model_validate(event),
-                lambda: int((deadline - self.clock.now()) * 1000),
-                # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
-                lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
-            )
+        with environment({**function.get("Environment", {}).get("Variables", {}), **self._role(request, function)}):
+            clear_clients()  # the handler's clients take the function's credentials, and keep them
+            try:
+                return answer_request(
+                    event,
+                    CustomResourceAddress.model_validate(event),
+                    lambda: int((deadline - self.clock.now()) * 1000),
+                    # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
+                    lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
+                )
+            finally:
+                clear_clients()
+
+    def _role(self, request: ResourceRequest, function: dict[str, Any]) -> dict[str, str | None]:
+        """The credentials Lambda gives the function: its role's, assumed through STS (authorized offline)."""
+        assumed = self.api("sts", request).assume_role(
+            RoleArn=function["Role"], RoleSessionName=function["FunctionName"][:64]
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": assumed["SessionToken"],
+        }

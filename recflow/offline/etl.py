@@ -16,7 +16,11 @@ or to a local lake directory with ``result.write_lake(lake_dir)``.
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import functools
+import gzip
 import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -58,7 +62,7 @@ class EtlResult(BaseModel):
 
     run_id: str
     interactions_csv: bytes = Field(repr=False)  # header USER_ID,ITEM_ID,TIMESTAMP
-    rejects_jsonl: bytes = Field(repr=False)  # {"source", "line", "reason"} per line; b"" when none
+    rejects_jsonl: bytes = Field(repr=False)  # {"source", "line_number", "line", "reason"} per line; b"" when none
     report: dict[str, Any]
 
     @property
@@ -94,14 +98,21 @@ class EtlResult(BaseModel):
 
 
 def load_glue_script() -> ModuleType:
-    """The Glue job module, loaded from its file."""
+    """The Glue job module, loaded from its file (once per path: its exception classes must stay the same)."""
     if not GLUE_SCRIPT.is_file():
         raise FileNotFoundError(
             f"The Glue script {GLUE_SCRIPT} is missing: run recflow from a source checkout of the project."
         )
-    spec = importlib.util.spec_from_file_location("recflow_glue_interactions_etl", GLUE_SCRIPT)
+    return _load_script(GLUE_SCRIPT)
+
+
+@functools.cache
+def _load_script(path: Path) -> ModuleType:
+    name = "recflow_glue_interactions_etl"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
@@ -135,29 +146,141 @@ def split_into_chunks(data: bytes) -> list[str]:
         start = end + 1
 
 
-def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes | Path]]) -> None:
-    """Create the table raw_lines(source, line): every physical line of every file."""
+def chunk_first_lines(chunks: list[str]) -> list[int]:
+    """The line number of each chunk's first line (chunks from split_into_chunks of one file)."""
+    first, numbers = 1, []
+    for chunk in chunks:
+        numbers.append(first)
+        first += chunk.count("\n") + 1
+    return numbers
+
+
+def file_bytes(data: bytes | Path) -> bytes:
+    return data if isinstance(data, bytes) else Path(data).read_bytes()
+
+
+def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes]]) -> None:
+    """Create the table raw_lines(source, line_number, line): every physical line of every text file."""
     sources: list[str] = []
+    firsts: list[int] = []
     chunks: list[str] = []
     for source, data in raw_files:
-        file_chunks = split_into_chunks(data if isinstance(data, bytes) else Path(data).read_bytes())
+        file_chunks = split_into_chunks(data)
         sources.extend([source] * len(file_chunks))
+        firsts.extend(chunk_first_lines(file_chunks))
         chunks.extend(file_chunks)
-    con.execute("CREATE TABLE raw_chunks (source VARCHAR, chunk VARCHAR)")
+    con.execute("CREATE TABLE raw_chunks (source VARCHAR, first_line BIGINT, chunk VARCHAR)")
     if chunks:
-        con.execute("INSERT INTO raw_chunks SELECT unnest(?), unnest(?)", [sources, chunks])
+        con.execute("INSERT INTO raw_chunks SELECT unnest(?), unnest(?), unnest(?)", [sources, firsts, chunks])
     # A table, not a view over raw_chunks: DuckDB splits a scan by row groups of 122,880 rows, so only
     # stored lines let CLASSIFY_LINES_SQL run on every core (a few hundred chunks are one row group).
-    con.execute("CREATE TABLE raw_lines AS SELECT source, unnest(string_split(chunk, chr(10))) AS line FROM raw_chunks")
+    # generate_subscripts and unnest over the same list run in step: each line gets its number.
+    con.execute(
+        "CREATE TABLE raw_lines AS SELECT source, first_line + generate_subscripts(parts, 1) - 1 AS line_number, "
+        "unnest(parts) AS line FROM (SELECT source, first_line, string_split(chunk, chr(10)) AS parts FROM raw_chunks)"
+    )
 
 
-def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None, run_id: str) -> EtlResult:
-    """Transform the raw files (key such as "raw/x.dat", and the content or a local path) like the Glue job."""
+def _parquet_value(name: str, column_type: str) -> str:
+    """SQL for a Parquet column as the text the shared SQL reads (see read_parquet_records in the Glue script)."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    if column_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"CAST(CAST(floor(epoch({quoted})) AS BIGINT) AS VARCHAR)"
+    return f"CAST({quoted} AS VARCHAR)"
+
+
+def load_parquet_records(
+    con: duckdb.DuckDBPyConnection, glue: Any, files: list[tuple[str, Path]], options: Any
+) -> list[Any]:
+    """Create parquet_records (the Glue script's PARQUET_RECORD_COLUMNS); returns the files' layouts."""
+    con.execute(f"CREATE TABLE parquet_records ({glue.PARQUET_RECORD_COLUMNS})")
+    layouts = []
+    for source, path in files:
+        scan = f"read_parquet('{_sql_text(str(path))}', file_row_number = true)"
+        types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        types.pop("file_row_number", None)
+        head = path.read_bytes()[: glue.HEAD_BYTES]
+        layout = glue.plan_file(source, head, options, parquet_columns=list(types))
+        layouts.append(layout)
+
+        def value(role: str, layout: Any = layout, types: dict[str, str] = types) -> str:
+            name = layout.columns.get(role)
+            return "NULL" if name is None else _parquet_value(name, types[name])
+
+        value_name = layout.columns.get("event_value")
+        con.execute(
+            f"INSERT INTO parquet_records SELECT ?, file_row_number + 1, {value('user')}, {value('item')}, "
+            f"{value('timestamp')}, ?, {value('event_value')} FROM {scan}",
+            [source, value_name],
+        )
+    return layouts
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def classify(
+    con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes | Path]], options: Any, workdir: Path
+) -> list[Any]:
+    """Plan every file, load its lines or records and create classified_lines; returns the layouts.
+
+    workdir holds Parquet bodies given as bytes (DuckDB reads Parquet from a file).
+    """
     glue = load_glue_script()
+    text_files: list[tuple[str, bytes]] = []
+    parquet_files: list[tuple[str, Path]] = []
+    layouts = []
+    for source, data in raw_files:
+        body = file_bytes(data)
+        file_format, compression = glue.format_of(source, body[: glue.HEAD_BYTES], options)
+        if file_format == "parquet":
+            path = data if isinstance(data, Path) else workdir / f"{len(parquet_files)}.parquet"
+            if not isinstance(data, Path):
+                path.write_bytes(body)
+            parquet_files.append((source, path))
+            continue
+        layout = glue.plan_file(source, body[: glue.HEAD_BYTES], options)
+        if compression == "gzip":
+            body = _gunzip(source, body, glue)
+        if layout is not None:
+            layouts.append(layout)
+        text_files.append((source, body))
+    load_raw_lines(con, text_files)
+    layouts += load_parquet_records(con, glue, parquet_files, options)
+
+    con.execute(f"CREATE TABLE file_layouts ({glue.LAYOUT_COLUMNS})")
+    rows = glue.layout_rows(layouts)
+    if rows:
+        con.executemany(f"INSERT INTO file_layouts VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    con.execute("CREATE TABLE etl_params AS SELECT CAST(? AS DOUBLE) AS min_rating", [options.min_rating])
+    # Spark's functions, as the shared SQL calls them (see the Glue script's dialect rules): get_json_object
+    # is NULL for a line that is not JSON, like Spark's; split takes a one-character class such as '[|]',
+    # a regex to Spark, the character between the brackets here (DuckDB's regex split is 40 times slower).
+    con.execute("CREATE MACRO get_json_object(j, p) AS CASE WHEN json_valid(j) THEN json_extract_string(j, p) END")
+    con.execute("CREATE MACRO split(s, p) AS string_split(s, substring(p, 2, 1))")
+    con.execute("CREATE MACRO element_at(l, i) AS l[i]")
+    con.execute("CREATE MACRO size(l) AS len(l)")
+    con.execute(f"CREATE VIEW fields AS {glue.FIELDS_SQL}")
+    con.execute(f"CREATE TABLE classified_lines AS {glue.CLASSIFY_LINES_SQL}")
+    return layouts
+
+
+def run_etl(
+    raw_files: list[tuple[str, bytes | Path]], min_rating: float | None, run_id: str, options: Any = None
+) -> EtlResult:
+    """Transform the raw files (key such as "raw/x.dat", and the content or a local path) like the Glue job.
+
+    options: the Glue script's EtlOptions (InputFormat, the column parameters, MaxRejectedShare); a
+    min_rating given here replaces its min_rating. Raises the script's InputLayoutError for a file that
+    cannot be read, naming the file and why.
+    """
+    glue = load_glue_script()
+    options = options if options is not None else glue.EtlOptions()
+    if min_rating is not None:
+        options = dataclasses.replace(options, min_rating=min_rating)
     with duckdb.connect() as con, tempfile.TemporaryDirectory(prefix="recflow-etl-") as tmp:
-        load_raw_lines(con, raw_files)
-        con.execute("CREATE TABLE etl_params AS SELECT CAST(? AS DOUBLE) AS min_rating", [min_rating])
-        con.execute(f"CREATE TABLE classified_lines AS {glue.CLASSIFY_LINES_SQL}")
+        layouts = classify(con, raw_files, options, Path(tmp))
         con.execute(f"CREATE TABLE interactions AS {glue.INTERACTIONS_SQL}")
 
         counts_cursor = con.execute(glue.REPORT_COUNTS_SQL)
@@ -168,7 +291,10 @@ def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None,
         counts = dict(zip(names, totals, strict=True))
         reasons = con.execute(glue.REJECT_REASONS_SQL).fetchall()
         source_files = [row[0] for row in con.execute(glue.SOURCE_FILES_SQL).fetchall()]
-        report = glue.build_report(counts, reasons, source_files, run_id=run_id)
+        file_counts = con.execute(glue.FILE_COUNTS_SQL).fetchall()
+        report = glue.build_report(
+            counts, reasons, source_files, run_id=run_id, layouts=layouts, file_counts=file_counts, options=options
+        )
 
         interactions_path = Path(tmp) / "interactions.csv"
         rejects_path = Path(tmp) / "rejects.json"
@@ -181,3 +307,10 @@ def run_etl(raw_files: list[tuple[str, bytes | Path]], min_rating: float | None,
             rejects_jsonl=rejects_path.read_bytes(),
             report=report,
         )
+
+
+def _gunzip(source: str, body: bytes, glue: Any) -> bytes:
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError) as exc:
+        raise glue.InputLayoutError(f"{source}: the file is not valid gzip ({exc}).") from None

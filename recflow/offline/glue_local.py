@@ -56,14 +56,9 @@ class GlueLocal:
         bucket, run_id = arguments["--bucket"], arguments["--run_id"]
         keys = glue.list_raw_keys(s3, bucket, arguments.get("--raw_prefix", "raw/"))
         raw = [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
-        # One SQL transform over every file: the count moves when it ends, the bar says how big it is.
-        with self.progress.step(f"ETL of {len(raw)} raw file(s): lines read", total=_lines(raw)) as advance:
+        # One SQL transform over every file (text, gzip or Parquet): the count moves when it ends.
+        with self.progress.step("ETL: raw files transformed", total=len(raw)) as advance:
             result = run_etl(raw, min_rating=None, run_id=run_id, options=glue.parse_options(arguments))
-            advance(result.report["lines_read"])
+            advance(len(raw))
         for key, body in result.objects().items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def _lines(raw: list[tuple[str, bytes]]) -> int:
-    """Lines the ETL will read: a last line without LF counts too (split_into_chunks' rule)."""
-    return sum(body.count(b"\n") + (bool(body) and not body.endswith(b"\n")) for _, body in raw)

@@ -10,6 +10,8 @@ moto (pinned in pyproject.toml) executes the real state machine, but out of the 
 6. deploy the types its CloudFormation lacks or mishandles (recflow/offline/deployers.py), attach AWS
    managed policies, and read a bucket policy's conditions as AWS does,
 7. answer, as a server, an action it does not implement with an error clients can parse (not HTML).
+Section 9 makes the run fail where AWS would: a Lambda invocation over its MemorySize or Timeout, a state
+payload over 256 KiB (`extended_moto()` applies it; tests/unit/offline/test_limits_moto.py).
 
 `extended_moto()` patches the first five for the duration of a `with` block; `cloudformation_deployers()`,
 `add_aws_managed_policies()` and `bucket_policy_conditions_as_aws()` do the sixth, and
@@ -28,19 +30,22 @@ import importlib.metadata
 import inspect
 import json
 import logging
+import os
 import re
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 from unittest.mock import patch
+from urllib.parse import urlparse
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import camelcase_to_underscores
@@ -61,7 +66,19 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.utilities.arns import parse_arn
 
-from recflow.offline import aws_errors
+from recflow.offline import aws_errors, limits
+from recflow.offline.authorization import (
+    EVENTS,
+    GLUE,
+    LAMBDA,
+    STATES,
+    AccessDenied,
+    Authority,
+    HttpCall,
+    Principal,
+    UnknownResource,
+    requests_of,
+)
 from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
 from recflow.personalize_local.backend import BackendFactory, PersonalizeBackend
@@ -96,6 +113,7 @@ class Extensions:
     _personalize: dict[tuple[str, str], PersonalizeBackend] = field(default_factory=dict)
     _glue_runs: dict[str, tuple[GlueOutcome, float, float | None]] = field(default_factory=dict)
     _lambda_lock: threading.RLock = field(default_factory=threading.RLock)
+    lambda_invocations: list[limits.Invocation] = field(default_factory=list)  # section 9
 
     def personalize(self, account: str, region: str) -> PersonalizeBackend:
         key = (account, region)
@@ -122,6 +140,7 @@ def extended_moto(
             *_glue_patches(ext),
             *_clock_patches(ext),
             *_personalize_patches(ext),
+            *_limit_patches(ext),
         ):
             stack.enter_context(patcher)
         yield ext
@@ -915,3 +934,397 @@ def _parameters_in_moto(seam: Seam) -> str | None:
         return_annotation=inspect.Signature.empty,
     )
     return str(bare)
+
+
+# --- 9. AWS limits: Lambda memory and time, state payloads --------------------------------------------
+# recflow/offline/limits.py measures; these patches fail what AWS would fail, where AWS would fail it:
+# - an invocation over its function's MemorySize or Timeout answers Runtime.OutOfMemory or Sandbox.Timedout
+#   (the Invoke payload's errorType, which Step Functions' Retry and Catch match);
+# - AWS calls a handler makes (botocore's request/response exchange) are left out of its measure: moto and
+#   the local Personalize do the services' work inside them, in this process;
+# - a state's input after Parameters over 256 KiB fails with States.DataLimitExceeded inside the state, so
+#   its Catch sees it (moto already checks task results and state outputs, not inputs);
+# - `States.ALL` does not match States.DataLimitExceeded, as in Step Functions: only a Retry or Catch naming it.
+
+
+def _limit_patches(ext: Extensions) -> list[Any]:
+    from botocore.endpoint import Endpoint
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.parargs import Parargs
+
+    limits.prefetch_runtime_baseline()
+
+    def measured(in_process_invoke: Callable[..., Any]) -> Callable[..., bytes]:
+        def invoke(
+            self: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, Any],
+        ) -> bytes:
+            fn = self.get_function(function_name, qualifier)
+            with ext._lambda_lock:  # one invocation at a time: tracemalloc sees the whole process
+                _import_handler(str(fn.handler), fn.environment_vars)  # imports are in the runtime's baseline
+                limits.runtime_baseline_mb()  # waits for the measurement, outside the invocation's time
+                with limits.measured_invocation() as meter:
+                    reply: bytes = in_process_invoke(self, function_name, qualifier, body, headers, response_headers)
+                invocation = limits.measure(fn.function_name, int(fn.memory_size), int(fn.timeout), meter)
+                error = invocation.limit_error()
+                if error is not None:
+                    response_headers["x-amz-function-error"] = "Unhandled"
+                    reply = json.dumps(error).encode()
+                if "x-amz-function-error" in response_headers:
+                    invocation = replace(invocation, error_type=str(json.loads(reply).get("errorType", "Unhandled")))
+                ext.lambda_invocations.append(invocation)
+                return reply
+
+        return invoke
+
+    def left_out(get_response: Callable[..., Any]) -> Callable[..., Any]:
+        def do_get_response(self: Endpoint, request: Any, operation_model: Any, context: Any) -> Any:
+            with limits.aws_call():
+                return get_response(self, request, operation_model, context)
+
+        return do_get_response
+
+    def input_checked(eval_body: Callable[[Parargs, Any], None]) -> Callable[[Parargs, Any], None]:
+        def parargs_eval_body(self: Parargs, env: Any) -> None:
+            eval_body(self, env)
+            size = limits.payload_bytes(env.stack[-1])
+            if size > limits.PAYLOAD_LIMIT_BYTES:
+                state = env.states.context_object.context_object_data.get("State", {}).get("Name", "?")
+                raise _data_limit_exceeded(
+                    env,
+                    f"The state/task '{state}' has an input of {size} bytes after Parameters, exceeding the "
+                    f"maximum number of bytes service limit ({limits.PAYLOAD_LIMIT_BYTES}).",
+                )
+
+        return parargs_eval_body
+
+    def all_but_data_limit(eval_body: Callable[[ErrorEqualsDecl, Any], None]) -> Callable[[ErrorEqualsDecl, Any], None]:
+        def error_equals_eval_body(self: ErrorEqualsDecl, env: Any) -> None:
+            if getattr(env.stack[-1], "error_name", None) == "States.DataLimitExceeded":
+                env.stack.append(env.stack.pop() in self.error_names)  # named explicitly, or not matched
+                return
+            eval_body(self, env)
+
+        return error_equals_eval_body
+
+    return [
+        _wrapping(LambdaSimpleBackend, "invoke", measured),  # around section 1's in-process invoke
+        _wrapping(Endpoint, "_do_get_response", left_out),
+        _wrapping(Parargs, "_eval_body", input_checked),
+        _wrapping(ErrorEqualsDecl, "_eval_body", all_but_data_limit),
+    ]
+
+
+@contextmanager
+def _wrapping(owner: type, name: str, wrap: Callable[[Any], Any]) -> Iterator[None]:
+    """Patch `owner.name` with `wrap(what is there when the block is entered)`: extended_moto enters its
+    patches in order, so a wrapper sees the patches entered before it (section 1's invoke), not moto's."""
+    with patch.object(owner, name, wrap(getattr(owner, name))):
+        yield
+
+
+def _import_handler(handler: str, environment_vars: dict[str, str]) -> None:
+    module_name = handler.rpartition(".")[0]
+    # A failing import is not reported here: the invocation imports it again and answers the error as AWS does.
+    with environment({**environment_vars}), suppress(Exception):
+        importlib.import_module(module_name)
+
+
+def _data_limit_exceeded(env: Any, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    error = StatesErrorNameType.StatesStatesDataLimitExceeded
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=cast(
+                EventDetails, {"taskFailedEventDetails": TaskFailedEventDetails(error=error.to_name(), cause=cause)}
+            ),
+        )
+    )
+
+
+_LIMIT_SEAMS: tuple[Seam, ...] = (
+    Seam(
+        "Lambda limits",
+        "moto.awslambda_simple.models",
+        "LambdaSimpleBackend.get_function",
+        "(self, function_name_or_arn, qualifier=None)",
+    ),
+    Seam(
+        "Lambda limits: AWS calls left out (botocore)",
+        "botocore.endpoint",
+        "Endpoint._do_get_response",
+        "(self, request, operation_model, context)",
+    ),
+    Seam(
+        "state input payload limit",
+        "moto.stepfunctions.parser.asl.component.common.parargs",
+        "Parargs._eval_body",
+        "(self, env)",
+    ),
+    Seam(
+        "States.ALL and States.DataLimitExceeded",
+        "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl",
+        "ErrorEqualsDecl._eval_body",
+        "(self, env)",
+    ),
+    Seam(
+        "state input payload limit",
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event",
+        "FailureEvent.__init__",
+        "(self, env, error_name, event_type, event_details=None)",
+    ),
+    Seam(
+        "state input payload limit",
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event",
+        "FailureEventException.__init__",
+        "(self, failure_event)",
+    ),
+)
+MOTO_SEAMS = (*MOTO_SEAMS, *_LIMIT_SEAMS)
+
+
+# --- 10. IAM: every call authorized as the template's policies allow ----------------------------------
+# moto authorizes each request in one place, ActionAuthenticatorMixin._authenticate_and_authorize_action
+# (when INITIAL_NO_AUTH_ACTION_COUNT is reached), with moto's IAMRequest: it checks the signature against
+# the credentials moto's STS issued, then evaluates identity policies on "*" for most services, without
+# the request's condition keys, answering Deny for any statement whose Condition does not hold. recflow
+# keeps moto's signature check and evaluates with recflow/offline/authorization.py instead (resource ARNs
+# from the request, condition context, resource-based policies, iam:PassRole). The principals' credentials
+# reach them as on AWS: a Lambda function's role in its environment while its handler runs, the state
+# machine's role in the clients its tasks call with, the Glue job's role while the ETL runs, EventBridge as
+# the service principal for the rule's targets. The operator's credentials (those in the environment when
+# the block starts) are not checked: on AWS they are whoever deploys and uploads.
+
+
+@contextmanager
+def iam_enforced(ext: Extensions, authority: Authority) -> Iterator[None]:
+    """Authorize every AWS call of the block as IAM would; `authority` records each decision."""
+    check_moto()
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_glue
+    from recflow_lambda import clients
+    from recflow_lambda.clients import clear_clients
+
+    operator = os.environ.get("AWS_ACCESS_KEY_ID", "")  # whoever enters the block: deploys, uploads, reads
+
+    def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        _authorize(authority, operator, self, iam_request_cls, resource)
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return _state_machine_client(authority, region, service, state_credentials)
+
+    def handler_client(service: str) -> Any:  # recflow_lambda.clients' maker: the function's credentials
+        principal = authority.principal_of(os.environ.get("AWS_ACCESS_KEY_ID", ""))
+        if principal is None:
+            return own_client(service)
+        return authority.client(service, principal, config=clients._CONFIG)
+
+    own_client = clients._client
+    outer_invoke = LambdaSimpleBackend.invoke  # sections 1 and 9's, already in place
+    last_role: list[str] = []
+
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, Any],
+    ) -> bytes:
+        fn = self.get_function(function_name, qualifier)
+        issued = authority.credentials(Principal(LAMBDA, str(fn.role), session=str(fn.function_name)))
+        with ext._lambda_lock, environment(issued.environment()):
+            if last_role != [fn.role]:  # the handlers' cached clients hold the previous function's credentials
+                clear_clients()
+                last_role[:] = [fn.role]
+            return cast(bytes, outer_invoke(self, function_name, qualifier, body, headers, response_headers))
+
+    outer_send = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
+        issued = authority.credentials(Principal(EVENTS, source_arn=self.arn))
+        with ext._lambda_lock, environment(issued.environment()), _default_session_from_environment():
+            try:
+                outer_send(self, original_event, transform_input)
+            except ClientError as error:  # EventBridge keeps retrying, then drops the event: nothing raises
+                ext.trigger_errors.append(f"EventBridge could not deliver to a target of rule {self.name}: {error}")
+
+    glue_runner = ext.glue_runner
+
+    def run_as_job_role(job_name: str, arguments: dict[str, str]) -> GlueOutcome:
+        from moto.glue.models import glue_backends
+
+        role = glue_backends[authority.account][authority.region].get_job(job_name).role
+        try:
+            issued = authority.credentials(Principal(GLUE, role, session="GlueJobRunnerSession"))
+        except AccessDenied as denied:
+            return GlueOutcome("FAILED", str(denied))
+        with ext._lambda_lock, environment(issued.environment()), _default_session_from_environment():
+            return glue_runner(job_name, arguments)
+
+    ext.glue_runner = run_as_job_role
+    try:
+        with (
+            patch.object(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", authenticate_and_authorize),
+            patch.object(lambda_eval_utils, "boto_client_for", client_for),
+            patch.object(state_task_service_glue, "boto_client_for", client_for),
+            patch.object(LambdaSimpleBackend, "invoke", invoke),
+            patch.object(Rule, "send_to_targets", send_to_targets),
+            patch.object(clients, "_client", handler_client),
+        ):
+            yield
+    finally:
+        ext.glue_runner = glue_runner
+        clear_clients()  # none of the principals' credentials outlive the block
+
+
+def _default_session_from_environment() -> Any:
+    """`boto3.client` reads credentials once per default session: a fresh one for the block reads the
+    principal's from the environment (section 2 and the Glue job make their clients with `boto3.client`)."""
+    return patch.object(boto3, "DEFAULT_SESSION", None)
+
+
+_JSON_SERVICES = frozenset({"personalize", "states", "glue", "lambda", "events", "logs"})
+
+
+def _authorize(authority: Authority, operator: str, response: Any, iam_request_cls: type, resource: str) -> None:
+    headers = response.headers
+    scope = re.search(r"Credential=([^/,]+)/[^/]+/([^/]+)/([^/]+)/", headers.get("Authorization", ""))
+    if scope is None or scope.group(1) == operator:
+        return  # unsigned (a presigned URL, moto's own calls) or the operator
+    access_key, region, service = scope.groups()
+    principal = authority.principal_of(access_key)
+    if principal is None:
+        raise _denied(service, "InvalidClientTokenId", "The security token included in the request is invalid.")
+    if principal.role_arn is not None:  # moto knows the session's secret: the signature must match
+        url = urlparse(response.uri)
+        path = url.path + (f"?{url.query}" if url.query else "")
+        iam_request_cls(
+            account_id=response.current_account,
+            method=response.method,
+            path=path,
+            data=response.data,
+            body=response.raw_body,
+            headers=headers,
+            action=response._get_action(),
+        ).check_signature()
+    call = HttpCall(
+        service=service,
+        operation=str(response.data.get("Action")) if service == "s3" else response._get_action(),
+        method=response.method,
+        uri=response.uri,
+        body=response.raw_body if isinstance(response.raw_body, bytes) else str(response.raw_body or "").encode(),
+        form=response.querystring,
+        headers=headers,
+        account=response.current_account,
+        region=region,
+        s3_resource=resource if service == "s3" else None,
+    )
+    try:
+        authority.authorize(principal, requests_of(call))
+    except (AccessDenied, UnknownResource) as denied:
+        raise _denied(service, "AccessDenied", str(denied)) from None
+
+
+def _denied(service: str, code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+    from moto.s3.exceptions import S3ClientError
+
+    if service == "s3":
+        error = S3ClientError(code, message)
+        error.code = code
+        return error
+    if service in _JSON_SERVICES:
+        json_error = JsonRESTError(f"{code}Exception" if code == "AccessDenied" else code, message)
+        json_error.code = 403
+        return json_error
+    from moto.core.exceptions import _RESTError
+
+    xml_error = _RESTError("AuthorizationError" if service == "sns" else code, message)
+    xml_error.code = 403
+    return xml_error
+
+
+def _state_machine_client(authority: Authority, region: str, service: str, state_credentials: Any) -> Any:
+    """moto's boto_client_for with the state machine role's credentials instead of fixed ones."""
+    from botocore.config import Config
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    endpoint = {} if botocore_stubber.enabled else {"endpoint_url": f"http://localhost:{moto_server_port()}"}
+    return authority.client(
+        service,
+        Principal(STATES, state_credentials.role_arn, session="StepFunctions"),
+        region_name=region,
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        ),
+        **endpoint,
+    )
+
+
+_IAM_SEAMS: tuple[Seam, ...] = (
+    Seam(
+        "IAM authorization",
+        "moto.core.authorization",
+        "ActionAuthenticatorMixin._authenticate_and_authorize_action",
+        "(self, iam_request_cls, resource='*')",
+    ),
+    Seam(
+        "IAM authorization",
+        "moto.iam.access_control",
+        "IAMRequestBase.__init__",
+        "(self, account_id, method, path, data, body, headers, action)",
+    ),
+    Seam("IAM authorization", "moto.iam.access_control", "IAMRequestBase.check_signature", "(self)"),
+    Seam(
+        "IAM credentials",
+        "moto.sts.models",
+        "STSBackend.assume_role",
+        "(self, region_name, role_session_name, role_arn, policy, duration, external_id)",
+    ),
+    Seam(
+        "IAM: the state machine's role",
+        "moto.stepfunctions.parser.asl.utils.boto_client",
+        "boto_client_for",
+        "(region, service, state_credentials=None)",
+    ),
+    Seam(
+        "IAM: the state machine's role",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+        "boto_client_for",
+        "(region, service, state_credentials=None)",
+    ),
+    Seam(
+        "IAM: the state machine's role",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+        "boto_client_for",
+        "(region, service, state_credentials=None)",
+    ),
+    # Not moto's, but replaced the same way: boto3's default session, the handlers' client maker.
+    Seam("IAM: principals' clients", "boto3", "DEFAULT_SESSION", None),
+    Seam("IAM: principals' clients", "recflow_lambda.clients", "_client", "(service)"),
+)
+MOTO_SEAMS = (*MOTO_SEAMS, *_IAM_SEAMS)

@@ -24,10 +24,17 @@ from moto.core.config import DefaultConfig
 from recflow_lambda.clients import clear_clients
 
 from recflow.offline import lake
+from recflow.offline.authorization import PERSONALIZE, Authority, Principal
 from recflow.offline.clock import SimClock
 from recflow.offline.environ import environment
 from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import Extensions, bucket_policy_conditions_as_aws, extended_moto
+from recflow.offline.iam_record import iam_record, write_iam_record
+from recflow.offline.moto_extensions import (
+    Extensions,
+    bucket_policy_conditions_as_aws,
+    extended_moto,
+    iam_enforced,
+)
 from recflow.offline.stack import TEMPLATE, deploy_stack
 from recflow.offline.summary import Summary, build_summary
 from recflow.offline.template import ACCOUNT_ID, REGION, Template
@@ -58,6 +65,7 @@ class RunRequest:
     job_seconds: dict[str, float] = field(default_factory=dict)
     time_scale: float = 0.001
     parameters: dict[str, str] = field(default_factory=dict)
+    template: Path = TEMPLATE  # another template.yaml (with functions/, statemachine/, glue/ beside it)
 
 
 def run(
@@ -68,7 +76,7 @@ def run(
     `on_state` hears each state entered; `progress` the ETL, training and scoring, from moto's execution
     thread (the jobs' work is done in the handlers' calls)."""
     _check(request)
-    template = Template(TEMPLATE, _parameters(request))  # bad parameters fail before any setup
+    template = Template(request.template, _parameters(request))  # bad parameters fail before any setup
     clock = SimClock(scale=request.time_scale)
     started = time.perf_counter()
     with offline_environment(), mock_aws(config=_MOTO_CONFIG):
@@ -78,16 +86,22 @@ def run(
         settings = LocalSettings.model_validate(
             {"job_seconds": request.job_seconds, "faults": {p: o for p, o in request.faults.items() if p != "etl"}}
         )
+        authority = Authority(ACCOUNT_ID, REGION)  # every call of the run is authorized as IAM would
+
+        def personalize_s3(role_arn: str, job_arn: str) -> Any:  # Personalize acts as the role a job passes
+            return authority.client("s3", Principal(PERSONALIZE, role_arn, source_arn=job_arn, session="personalize"))
+
         with (
             extended_moto(
                 clock,
                 glue.run,
-                backend_factory(clock, _s3, default_trainer(progress), settings),
+                backend_factory(clock, _s3, default_trainer(progress), settings, s3_as_role=personalize_s3),
                 glue_start_throttles=2 if request.faults.get("etl") == "throttle" else 0,
             ) as ext,
             bucket_policy_conditions_as_aws(),
+            iam_enforced(ext, authority),
         ):
-            s3 = _s3()
+            s3, sfn = _s3(), _sfn()  # made now: made while a handler runs, a client takes its credentials
             stack = deploy_stack(STACK_NAME, template, clock, s3)
             bucket, state_machine = stack.output("DataBucketName"), stack.output("StateMachineArn")
             *inputs, (trigger_key, trigger_path) = _stage_inputs(request)
@@ -96,19 +110,22 @@ def run(
                 in_lake = lake.etags(s3, bucket)
                 lake.upload(s3, bucket, inputs)
             s3.upload_file(str(trigger_path), bucket, trigger_key)  # the upload that starts the run
-            execution_arn = _started_execution(state_machine, ext)
-            history = _follow(execution_arn, on_state)
+            execution_arn = _started_execution(state_machine, ext, sfn)
+            history = _follow(execution_arn, on_state, sfn)
             written = lake.download_new(s3, bucket, request.lake, in_lake)
             summary = build_summary(
                 history=history,
-                execution=_sfn().describe_execution(executionArn=execution_arn),
+                execution=sfn.describe_execution(executionArn=execution_arn),
                 wall_seconds=time.perf_counter() - started,
                 glue=glue,
                 personalize=ext.personalize(ACCOUNT_ID, REGION),
                 lake_keys=written,
                 etl_report=_etl_report(request.lake, execution_arn.rsplit(":", 1)[1]),
+                lambda_invocations=ext.lambda_invocations,
             )
+            calls = iam_record(authority, stack)
     summary.write(request.lake)
+    write_iam_record(request.lake, summary.run_id, calls)
     return summary
 
 
@@ -208,19 +225,18 @@ def _etl_report(lake_dir: Path, run_id: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _started_execution(state_machine_arn: str, ext: Extensions) -> str:
+def _started_execution(state_machine_arn: str, ext: Extensions, sfn: Any) -> str:
     if ext.trigger_errors:
         raise OfflineRunError(f"the upload did not start a run: {ext.trigger_errors[-1]}")
-    executions = _sfn().list_executions(stateMachineArn=state_machine_arn)["executions"]
+    executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
     if not executions:
         raise OfflineRunError("the upload did not start a run: the EventBridge rule matched no raw/ object")
     arn: str = max(executions, key=lambda e: e["startDate"])["executionArn"]
     return arn
 
 
-def _follow(execution_arn: str, on_state: Callable[[str], None]) -> list[dict[str, Any]]:
+def _follow(execution_arn: str, on_state: Callable[[str], None], sfn: Any) -> list[dict[str, Any]]:
     """Wait for the execution to end, reporting each state as it is entered; returns the history."""
-    sfn = _sfn()
     seen = 0
     while sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
         seen = _report_new_states(sfn, execution_arn, seen, on_state)

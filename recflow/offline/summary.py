@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from recflow_lambda.naming import Phase as JobPhase
 
 from recflow.execution_history import JOB_PATHS, polls_by_phase, wall_seconds_by_phase
 from recflow.offline.glue_local import GlueLocal
+from recflow.offline.limits import Invocation, LambdaUsage, LargestPayload, lambda_usage, largest_payload
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
 from recflow.personalize_local.backend import PersonalizeBackend
 
@@ -36,6 +38,8 @@ class Summary(BaseModel):
     cause: str | None = None
     recommendations: list[str] = Field(default_factory=list)  # lake keys of the .out files
     phase_wall_seconds: dict[str, float] = Field(default_factory=dict)  # real seconds spent per phase
+    lambdas: dict[str, LambdaUsage] = Field(default_factory=dict)  # by function name: against MemorySize, Timeout
+    largest_payload: LargestPayload | None = None  # the largest state input, output or task result seen
     execution_arn: str
 
     def write(self, lake: Path) -> Path:
@@ -53,6 +57,7 @@ def build_summary(
     personalize: PersonalizeBackend,
     lake_keys: list[str],
     etl_report: dict[str, Any] | None = None,
+    lambda_invocations: Iterable[Invocation] = (),
 ) -> Summary:
     exits = [json.loads(e["stateExitedEventDetails"]["output"]) for e in history if "stateExitedEventDetails" in e]
     latest: dict[str, Any] = {}
@@ -76,6 +81,8 @@ def build_summary(
         recommendations=sorted(k for k in lake_keys if k.startswith("recommendations/") and k.endswith(".out")),
         execution_arn=execution["executionArn"],
         phase_wall_seconds=wall_seconds_by_phase(history),
+        lambdas=lambda_usage(lambda_invocations),
+        largest_payload=largest_payload(history),
     )
 
 

@@ -29,7 +29,7 @@ from recflow.personalize_local.resources import (
     SolutionOptions,
     SolutionVersion,
 )
-from recflow.personalize_local.s3_objects import S3Uri
+from recflow.personalize_local.s3_objects import S3Problem, S3Uri
 from recflow.personalize_local.scheduler import JobScheduler
 from recflow.personalize_local.schema import SchemaLookup, check_interactions_schema, load_schema
 from recflow.personalize_local.settings import LocalSettings
@@ -83,15 +83,19 @@ class PersonalizeBackend:
         schemas: SchemaLookup,
         trainer: Trainer,
         settings: LocalSettings | None = None,
+        s3_as_role: Callable[[str, str], Any] | None = None,
     ) -> None:
         """`s3` returns a boto3 S3 client; it is called only when a job reads or writes S3, so the
         client is created inside whatever mock or endpoint is in force at that moment. `schemas`
-        answers a schema ARN with its Avro text (moto keeps schemas)."""
+        answers a schema ARN with its Avro text (moto keeps schemas). `s3_as_role(role ARN, job ARN)`, when
+        given, returns the client a job reads and writes with instead: Personalize's, acting as the role
+        the job's request passed (recflow/offline/authorization.py authorizes its calls)."""
         self.account_id = account_id
         self.region = region
         self.clock = clock
         self.settings = settings or LocalSettings()
         self._s3 = s3
+        self._s3_as_role = s3_as_role
         self._schemas = schemas
         self._trainer = trainer
         self.lock = threading.RLock()
@@ -369,16 +373,24 @@ class PersonalizeBackend:
             return len(data)
         assert isinstance(job, BatchJob)
         records, job.output_keys = work.write_recommendations(
-            self._s3(), self._trainer, job.version.model, job.input_path, job.output_path, job.num_results
+            self._job_s3(job), self._trainer, job.version.model, job.input_path, job.output_path, job.num_results
         )
         return records
+
+    def _job_s3(self, job: ImportJob | BatchJob) -> Any:
+        if self._s3_as_role is None or job.role_arn is None:
+            return self._s3()
+        try:
+            return self._s3_as_role(job.role_arn, job.arn)
+        except PermissionError as exc:  # the role cannot be assumed by Personalize
+            raise S3Problem(f"Could not assume {job.role_arn}: {exc}.") from exc
 
     def _import(self, job: ImportJob, now: float) -> int:
         # A later import must land on top of an earlier one, whichever a request observes first.
         for earlier in self._imports.values():
             if earlier.dataset is job.dataset and earlier.created < job.created:
                 self._scheduler.observe(earlier, now)
-        data = work.read_import(self._s3(), job.data_location, job.dataset.schema)
+        data = work.read_import(self._job_s3(job), job.data_location, job.dataset.schema)
         if self._datasets.get(job.dataset.arn) is not job.dataset:
             raise DataError(f"The dataset {job.dataset.arn} was deleted before the import finished.")
         current = job.dataset.interactions
@@ -433,14 +445,25 @@ BackendFactory = Callable[[str, str, SchemaLookup], PersonalizeBackend]  # (acco
 
 
 def backend_factory(
-    clock: Clock, s3: Callable[[], Any], trainer: Trainer, settings: LocalSettings | None = None
+    clock: Clock,
+    s3: Callable[[], Any],
+    trainer: Trainer,
+    settings: LocalSettings | None = None,
+    s3_as_role: Callable[[str, str], Any] | None = None,
 ) -> BackendFactory:
     """Backends for every account and region that share a clock, S3 client, trainer and settings (what
     recflow.offline.moto_extensions.extended_moto creates one backend per account and region with)."""
 
     def create(account_id: str, region: str, schemas: SchemaLookup) -> PersonalizeBackend:
         return PersonalizeBackend(
-            account_id, region, clock=clock, s3=s3, schemas=schemas, trainer=trainer, settings=settings
+            account_id,
+            region,
+            clock=clock,
+            s3=s3,
+            schemas=schemas,
+            trainer=trainer,
+            settings=settings,
+            s3_as_role=s3_as_role,
         )
 
     return create

@@ -67,10 +67,10 @@ def test_local_run_shows_progress_on_a_terminal_unless_ci_is_set(raw_file, tmp_p
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "▸ Start training" in text and "SUCCEEDED" in text  # the states and the summary, either way
-    bars = ["ETL of 1 raw file(s): lines read", "Training ease (fit, test, refit)", "Scoring batch"]
+    bars = ["ETL: raw files transformed", "Training ease (fit, test, refit)", "Scoring batch"]
     if ci:
         assert not [bar for bar in bars if bar in text]
         assert not [code for code in ("\r", "\x1b[1A", "\x1b[2K", "\x1b[?25l") if code in result.output]
     else:
         assert all(bar in text for bar in bars), text
-        assert "6001/6001" in text and "3/3" in text and "60/60" in text  # lines read, stages, users scored
+        assert "1/1" in text and "3/3" in text and "60/60" in text  # raw files, training stages, users scored

@@ -11,7 +11,9 @@ NASTY_RAW_FILES: dict[str, bytes] = {
         b"78\t1\t3.5\t1162160236999\r\n"  # milliseconds are floored
         b"78\t2\t0.5\t99999999999\r\n"  # just below 1e11: seconds
         b"78\t3\t5\t100000000000\r\n"  # 1e11: milliseconds
-        b"78\t4\t5\t99999999999999\r\n"  # the largest accepted value
+        b"78\t4\t5\t99999999999999\r\n"  # the largest value read as milliseconds
+        b"78\t5\t5\t100000000000000\r\n"  # 1e14: microseconds
+        b"78\t6\t5\t99999999999999999\r\n"  # the largest accepted value
         b"\r\n"
     ),
     "raw/nasty lines.dat": (
@@ -53,7 +55,7 @@ NASTY_RAW_FILES: dict[str, bytes] = {
         b"80\t7\t4\t0000\n"
         b"80\t7\t4\t1.5e12\n"
         b"80\t7\t4\t11621602360\xe2\x80\xa8\n"  # U+2028 (Java's $ matches before it)
-        b"80\t7\t4\t100000000000000\n"  # 1e14
+        b"80\t7\t4\t100000000000000000\n"  # 1e17
         b"80\t7\t4\t99999999999999999999\n"  # overflows BIGINT
         b"80\t7\t4\t1162\r160236000\n"  # a lone CR inside a line
         b"80\t7\t4\t1162160236000\r\r\n"
@@ -65,8 +67,11 @@ NASTY_RAW_FILES: dict[str, bytes] = {
         b"81\t10\t4\t1162160236"  # no LF at the end of the file
     ),
     "raw/empty.dat": b"",
-    "raw/truncated.dat": b"83\t1\t4\t1162160236000\n83\t\xe2\x82",  # ends inside a character
+    # Ends inside a character.
+    "raw/truncated.dat": b"userID\tmovieID\trating\ttimestamp\n83\t1\t4\t1162160236000\n83\t\xe2\x82",
     # Keys that are not plain: a space, +, %, glob characters.
-    "raw/sub dir/a+b%20c.dat": b"82\t11\t3\t1162160236000\n82\t12\t3\t1162160237000\n",
-    "raw/x[1]{a}*?.dat": b"84\t1\t2.5\t1162160236000\n",
+    "raw/sub dir/a+b%20c.dat": (
+        b"userID\tmovieID\trating\ttimestamp\n82\t11\t3\t1162160236000\n82\t12\t3\t1162160237000\n"
+    ),
+    "raw/x[1]{a}*?.dat": b"userID\tmovieID\trating\ttimestamp\n84\t1\t2.5\t1162160236000\n",
 }

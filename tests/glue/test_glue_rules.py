@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from recflow.offline.etl import load_glue_script
+from recflow.offline.etl import classify, load_glue_script
 
 glue = load_glue_script()
 
@@ -25,17 +26,26 @@ IDS = ["75", "", "userID", "a,b", '"q"', "x y", "\u00e9", "u" * 256, "u" * 257, 
 RATINGS = ["4", "4.5", "", "4.", ".5", "+4", "-1", "NaN", "1e3", " 4", "1234567890", "0.0000000001"]
 TIMESTAMPS = [
     *("1162160236000", "1162160236", "", "0", "00", "-5", "1.5e12", "12 ", "12\u2028", "9" * 20),
-    *("99999999999", "100000000000", "99999999999999", "100000000000000"),
+    *("99999999999", "100000000000", "99999999999999", "100000000000000", "99999999999999999"),
+    "100000000000000000",
 ]
 WHOLE_LINES = ["", " ", "  \t ", "\t", "\r", "\ufeff", "\ufeff\r", "userID", "75\t3\t4", "75\t3\t4\t5\t6", "\t\t\t"]
 
 
+HEADER = "userID\tmovieID\trating\ttimestamp"
+
+
 def grid() -> list[str]:
+    """The lines of one file, after its HEADER line."""
     lines = ["\t".join(fields) for fields in itertools.product(IDS, IDS[:4], RATINGS, TIMESTAMPS)]
     lines += ["\t".join(fields) for fields in itertools.product(IDS[:3], IDS[:3], RATINGS[:3], ["1162160236"])]
     # BOM and CR variants of a sample.
     lines += ["\ufeff" + line for line in lines[::97]] + [line + "\r" for line in lines[::89]]
     return lines + WHOLE_LINES
+
+
+def grid_file() -> bytes:
+    return ("\n".join([HEADER, *grid()]) + "\n").encode()
 
 
 def expected(line: str) -> tuple[str, str | None]:
@@ -45,7 +55,7 @@ def expected(line: str) -> tuple[str, str | None]:
     fields = text.split("\t")
     reason = None
     if len(fields) != 4:
-        reason = "expected 4 tab-separated fields"
+        reason = f"expected 4 tab-separated fields, found {len(fields)}"
     elif fields[0] == "":
         reason = "empty user id"
     elif fields[1] == "":
@@ -58,7 +68,7 @@ def expected(line: str) -> tuple[str, str | None]:
         reason = "rating is not a number"
     elif not re.fullmatch("[0-9]+", fields[3]) or int(fields[3]) == 0:
         reason = "timestamp is not a positive integer"
-    elif int(fields[3]) >= 10**14:
+    elif int(fields[3]) >= 10**17:
         reason = "timestamp out of range"
     # A well-formed line is data, even for a user called "userID".
     if reason is None:
@@ -70,28 +80,27 @@ def expected(line: str) -> tuple[str, str | None]:
     return "rejected", reason
 
 
-def test_duckdb_classifies_every_line_by_the_rules() -> None:
+def test_duckdb_classifies_every_line_by_the_rules(tmp_path: Path) -> None:
     lines = grid()
     with duckdb.connect() as con:
-        con.execute(
-            "CREATE TABLE raw_lines AS SELECT unnest(?) AS source, unnest(?) AS line",
-            [
-                [f"{n:06d}" for n in range(len(lines))],
-                lines,
-            ],
-        )
-        con.execute("CREATE TABLE etl_params AS SELECT CAST(NULL AS DOUBLE) AS min_rating")
-        rows = con.execute(f"SELECT source, kind, reason FROM ({glue.CLASSIFY_LINES_SQL}) ORDER BY source").fetchall()
+        classify(con, [("raw/grid.dat", grid_file())], glue.EtlOptions(), tmp_path)
+        rows = con.execute("SELECT line_number, kind, reason FROM classified_lines ORDER BY line_number").fetchall()
 
-    assert [(kind, reason) for _, kind, reason in rows] == [expected(line) for line in lines]
+    assert rows[0] == (1, "header", None)
+    assert [number for number, _, _ in rows] == list(range(1, len(lines) + 2))
+    assert [(kind, reason) for _, kind, reason in rows[1:]] == [expected(line) for line in lines]
     assert len({kind for _, kind, _ in rows}) == 4  # the grid reaches every kind but below_min_rating
 
 
 @pytest.mark.spark
-def test_spark_classifies_every_line_by_the_rules(spark: Any) -> None:
+def test_spark_classifies_every_line_by_the_rules(spark: Any, tmp_path: Path) -> None:
     lines = grid()
-    raw = spark.createDataFrame([(f"{n:06d}", line) for n, line in enumerate(lines)], "source string, line string")
-    glue.transform_dataframe(spark, raw, None)
-    rows = spark.sql("SELECT source, kind, reason FROM classified_lines ORDER BY source").collect()
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "grid.dat").write_bytes(grid_file())
+    options = glue.EtlOptions()
+    raw, parquet, layouts = glue.read_inputs(spark, [f"file://{tmp_path}/raw/grid.dat"], f"file://{tmp_path}/", options)
+    glue.transform_dataframe(spark, raw, layouts, options, parquet)
+    rows = spark.sql("SELECT line_number, kind, reason FROM classified_lines ORDER BY line_number").collect()
 
-    assert [(row["kind"], row["reason"]) for row in rows] == [expected(line) for line in lines]
+    assert [row["line_number"] for row in rows] == list(range(1, len(lines) + 2))
+    assert [(row["kind"], row["reason"]) for row in rows[1:]] == [expected(line) for line in lines]

@@ -18,16 +18,25 @@ glue = load_glue_script()
 HEADER = "userID\tmovieID\trating\ttimestamp"
 
 
-def transform_lines(spark: Any, lines: list[str], min_rating: float | None = None) -> tuple[list, list, dict]:
-    raw = spark.createDataFrame([("raw/x.dat", line) for line in lines], "source string, line string")
-    interactions, rejects, report = glue.transform_dataframe(spark, raw, min_rating)
-    return [tuple(row) for row in interactions.collect()], [row.asDict() for row in rejects.collect()], report
+def transform_lines(
+    spark: Any, lines: list[str], min_rating: float | None = None, tmp_path: Path | None = None
+) -> tuple[list, list, dict]:
+    """The lines as the file raw/x.dat, after the HetRec header unless they start with a header."""
+    import tempfile
+
+    body = "\n".join(lines if lines and lines[0] == HEADER else [HEADER, *lines]) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = write_lake(Path(tmp), {"raw/x.dat": body.encode()})
+        return transform_lake(spark, lake, min_rating)
 
 
-def transform_lake(spark: Any, lake: Path, min_rating: float | None = None) -> tuple[list, list, dict]:
+def transform_lake(
+    spark: Any, lake: Path, min_rating: float | None = None, **parameters: str
+) -> tuple[list, list, dict]:
+    options = glue.parse_options({"min_rating": "" if min_rating is None else str(min_rating), **parameters})
     uris = [f"file://{lake}/{key}" for key, _ in raw_files_in(lake)]
-    raw = glue.read_raw_lines(spark, uris, root_uri=f"file://{lake}/")
-    interactions, rejects, report = glue.transform_dataframe(spark, raw, min_rating)
+    raw, parquet, layouts = glue.read_inputs(spark, uris, f"file://{lake}/", options)
+    interactions, rejects, report = glue.transform_dataframe(spark, raw, layouts, options, parquet)
     return [tuple(row) for row in interactions.collect()], [row.asDict() for row in rejects.collect()], report
 
 
@@ -46,7 +55,7 @@ def test_the_hetrec_sample_row_becomes_a_personalize_row(spark: Any) -> None:
     assert report["lines_read"] == 2
     assert report["header_lines"] == 1
     assert report["interactions"] == 1
-    assert report["timestamp_units"] == {"milliseconds": 1, "seconds": 0}
+    assert report["timestamp_units"] == {"milliseconds": 1, "seconds": 0, "microseconds": 0, "iso-8601": 0}
 
 
 def test_milliseconds_and_seconds_give_the_same_rows(spark: Any) -> None:
@@ -54,8 +63,8 @@ def test_milliseconds_and_seconds_give_the_same_rows(spark: Any) -> None:
     in_s, _, s_report = transform_lines(spark, ["75\t3\t1\t1162160236", "75\t32\t4.5\t1162160624"])
 
     assert in_ms == in_s == [("75", "3", 1162160236), ("75", "32", 1162160624)]
-    assert ms_report["timestamp_units"] == {"milliseconds": 2, "seconds": 0}
-    assert s_report["timestamp_units"] == {"milliseconds": 0, "seconds": 2}
+    assert (ms_report["timestamp_units"]["milliseconds"], ms_report["timestamp_units"]["seconds"]) == (2, 0)
+    assert (s_report["timestamp_units"]["milliseconds"], s_report["timestamp_units"]["seconds"]) == (0, 2)
 
 
 def test_bom_crlf_header_blank_and_duplicates_are_handled_and_counted(spark: Any, tmp_path: Path) -> None:
@@ -83,15 +92,15 @@ def test_bom_crlf_header_blank_and_duplicates_are_handled_and_counted(spark: Any
         "duplicates_dropped": 2,
     }
     assert report["interactions"] == 2
-    assert report["timestamp_units"] == {"milliseconds": 3, "seconds": 1}
+    assert report["timestamp_units"] == {"milliseconds": 3, "seconds": 1, "microseconds": 0, "iso-8601": 0}
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("75\t3\t1", "expected 4 tab-separated fields"),
-        ("75\t3\t1\t1162160236000\textra", "expected 4 tab-separated fields"),
-        ("75,3,1,1162160236000", "expected 4 tab-separated fields"),
+        ("75\t3\t1", "expected 4 tab-separated fields, found 3"),
+        ("75\t3\t1\t1162160236000\textra", "expected 4 tab-separated fields, found 5"),
+        ("75,3,1,1162160236000", "expected 4 tab-separated fields, found 1"),
         ("\t3\t1\t1162160236000", "empty user id"),
         ("75\t\t1\t1162160236000", "empty item id"),
         ('"75"\t3\t1\t1162160236000', "user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
@@ -101,7 +110,10 @@ def test_bom_crlf_header_blank_and_duplicates_are_handled_and_counted(spark: Any
         ("75\t3\t1\t-1162160236000", "timestamp is not a positive integer"),
         ("75\t3\t1\t0", "timestamp is not a positive integer"),
         ("75\t3\t1\t1162160236000.5", "timestamp is not a positive integer"),
-        ("75\t3\t1\t100000000000000", "timestamp out of range"),
+        ("75\t3\t1\t100000000000000000", "timestamp out of range"),
+        ("75\t3\t1\t1956-06-01", "timestamp before 1970"),
+        ("75\t3\t1\t2024-02-30", "timestamp is not a valid ISO-8601 date"),
+        ("75\t3\t1\t2024-05-01T25:00:00Z", "timestamp is not a valid ISO-8601 date"),
         ("75\t3\t1\t99999999999999999999", "timestamp out of range"),
     ],
 )
@@ -109,7 +121,7 @@ def test_a_line_that_cannot_be_parsed_is_rejected_unchanged_with_its_reason(spar
     rows, rejects, report = transform_lines(spark, [line])
 
     assert rows == []
-    assert rejects == [{"source": "raw/x.dat", "line": line, "reason": reason}]
+    assert rejects == [{"source": "raw/x.dat", "line_number": 2, "line": line, "reason": reason}]
     assert report["rejected"] == 1
     assert report["rejects_by_reason"] == {reason: 1}
 
@@ -151,9 +163,10 @@ def test_spark_and_duckdb_agree_on_interactions_rejects_and_report(spark: Any, n
 
 
 def test_write_outputs_writes_the_personalize_csv_and_the_rejects(spark: Any, nasty_lake: Path, tmp_path: Path) -> None:
+    options = glue.EtlOptions()
     uris = [f"file://{nasty_lake}/{key}" for key, _ in raw_files_in(nasty_lake)]
-    raw = glue.read_raw_lines(spark, uris, root_uri=f"file://{nasty_lake}/")
-    interactions, rejects, report = glue.transform_dataframe(spark, raw, None)
+    raw, parquet, layouts = glue.read_inputs(spark, uris, f"file://{nasty_lake}/", options)
+    interactions, rejects, report = glue.transform_dataframe(spark, raw, layouts, options, parquet)
 
     glue.write_outputs(interactions, rejects, f"file://{tmp_path}/out", "run-1")
 
@@ -174,14 +187,18 @@ def test_write_outputs_writes_the_personalize_csv_and_the_rejects(spark: Any, na
         if line
     ]
     assert len(reject_lines) == report["rejected"]
-    assert {"source": "raw/nasty lines.dat", "line": "80\t7\t4", "reason": "expected 4 tab-separated fields"} in (
-        reject_lines
-    )
+    assert {
+        "source": "raw/nasty lines.dat",
+        "line_number": 8,
+        "line": "80\t7\t4",
+        "reason": "expected 4 tab-separated fields, found 3",
+    } in reject_lines
 
 
 def test_no_raw_files_give_an_empty_report(spark: Any) -> None:
-    raw = glue.read_raw_lines(spark, [], root_uri="s3://bucket/")
-    interactions, rejects, report = glue.transform_dataframe(spark, raw, None)
+    options = glue.EtlOptions()
+    raw, parquet, layouts = glue.read_inputs(spark, [], "s3://bucket/", options)
+    interactions, rejects, report = glue.transform_dataframe(spark, raw, layouts, options, parquet)
 
     assert interactions.count() == 0
     assert rejects.count() == 0

@@ -20,4 +20,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="Interactions", unit=MetricUnit.Count, value=report.interactions)
     metrics.add_metric(name="RejectedLines", unit=MetricUnit.Count, value=report.rejected)
     logger.info("data checked", extra={"run_id": request.run_id, "interactions": report.interactions})
-    return report.model_dump()
+    # Counts, not the list of raw files: it grows with every upload, and the state payload may not pass 256 KiB.
+    return {**report.model_dump(exclude={"source_files"}), "source_file_count": len(report.source_files)}

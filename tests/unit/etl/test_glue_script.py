@@ -75,7 +75,8 @@ def test_optional_job_arguments_get_their_defaults(monkeypatch: pytest.MonkeyPat
         ["job.py", "--JOB_NAME", "j", "--bucket", "b", "--run_id", "r", "--raw_prefix", "in/", "--min_rating", "4"]
     )
 
-    assert minimal == {"JOB_NAME": "j", "bucket": "b", "run_id": "r", "raw_prefix": "raw/", "min_rating": ""}
+    assert minimal == {"JOB_NAME": "j", "bucket": "b", "run_id": "r", **glue.OPTIONAL_ARGUMENTS}
+    assert (minimal["raw_prefix"], minimal["min_rating"], minimal["input_format"]) == ("raw/", "", "auto")
     assert (full["raw_prefix"], full["min_rating"]) == ("in/", "4")
 
 
@@ -97,3 +98,29 @@ def test_a_report_that_does_not_add_up_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="the line counts add up to 1, not lines_read=0"):
         glue.build_report(counts, [], ["raw/a.dat"])
+
+
+def test_the_template_passes_every_optional_argument_from_its_parameter() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.loads((GLUE_SCRIPT.parents[1] / "template.yaml").read_text())
+    arguments = template["Resources"]["EtlJob"]["Properties"]["DefaultArguments"]
+    parameters = {
+        "--min_rating": "MinRating",
+        "--input_format": "InputFormat",
+        **{f"--{glue.ROLE_ARGUMENTS[role]}": name for role, name in glue.ROLE_PARAMETERS.items()},
+        "--max_rejected_share": "MaxRejectedShare",
+    }
+
+    assert set(arguments) == {"--job-language", "--bucket", *(f"--{name}" for name in glue.OPTIONAL_ARGUMENTS)}
+    assert {name: arguments[name]["Ref"] for name in parameters} == parameters
+    assert template["Parameters"]["InputFormat"]["AllowedValues"] == list(glue.INPUT_FORMATS)
+    assert template["Parameters"]["MaxRejectedShare"]["Default"] == glue.OPTIONAL_ARGUMENTS["max_rejected_share"]
+
+
+def test_options_come_from_the_job_arguments() -> None:
+    options = glue.parse_options(
+        {"--input_format": "CSV", "--user_column": " uid ", "--item_column": "", "--max_rejected_share": "0.25"}
+    )
+
+    assert options == glue.EtlOptions("csv", {"user": "uid"}, None, 0.25)

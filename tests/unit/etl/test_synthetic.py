@@ -61,7 +61,12 @@ def test_the_etl_takes_every_line(small: tuple[Path, np.ndarray]) -> None:
     assert (report["header_lines"], report["rejected"], report["duplicates_dropped"]) == (1, 0, 0)
     assert report["interactions"] == SMALL["interactions"]
     assert report["users_with_2plus"] == SMALL["users"]
-    assert report["timestamp_units"] == {"milliseconds": SMALL["interactions"], "seconds": 0}
+    assert report["timestamp_units"] == {
+        "milliseconds": SMALL["interactions"],
+        "seconds": 0,
+        "microseconds": 0,
+        "iso-8601": 0,
+    }
 
 
 def test_popularity_and_activity_are_long_tailed(small: tuple[Path, np.ndarray]) -> None:
