@@ -154,7 +154,10 @@ def test_several_raw_files_make_one_run_and_every_input_is_kept_in_the_lake(raw_
     summary = run(RunRequest(raw_files=[first, second], lake=lake, users_file=users_file, time_scale=0))
     # Then one run read both, and the lake keeps both raw files and the users file
     assert summary.status == "SUCCEEDED", summary.cause
-    assert summary.counts["source_files"] == ["raw/part-a.dat", "raw/part-b.dat"]
+    # The state payload carries the count; the list of files stays in the report in S3.
+    assert summary.counts["source_file_count"] == 2
+    report = json.loads((lake / "transformed" / summary.run_id / "report.json").read_text())
+    assert report["source_files"] == ["raw/part-a.dat", "raw/part-b.dat"]
     assert summary.counts["lines_read"] == len(lines) + 1
     assert (lake / "raw" / "part-a.dat").read_bytes() == first.read_bytes()
     assert (lake / "raw" / "part-b.dat").read_bytes() == second.read_bytes()
