@@ -964,7 +964,7 @@ def _limit_patches(ext: Extensions) -> list[Any]:
             response_headers: dict[str, Any],
         ) -> bytes:
             fn = self.get_function(function_name, qualifier)
-            with ext._lambda_lock:  # one invocation at a time: tracemalloc sees the whole process
+            with ext._lambda_lock:  # one invocation at a time: the RSS meter sees the whole process
                 _import_handler(str(fn.handler), fn.environment_vars)  # imports are in the runtime's baseline
                 limits.runtime_baseline_mb()  # waits for the measurement, outside the invocation's time
                 with limits.measured_invocation() as meter:
