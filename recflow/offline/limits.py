@@ -237,7 +237,8 @@ class InvocationMeter:
     the peak so far is kept, and what the call leaves resident (moto's stored objects, a trained model)
     is set aside. Like Lambda's Max Memory Used this is resident memory, so memory Python frees but keeps
     for reuse counts until the process returns it; what the process already held free and the handler
-    reuses does not count (a handler that needs much more than that shows)."""
+    reuses does not count (a handler that needs much more than that shows), nor does a peak built and freed
+    within one call that holds the GIL (the sampling thread cannot run meanwhile)."""
 
     def __init__(self) -> None:
         self._sampler = _the_sampler()

@@ -34,8 +34,10 @@ def handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         import time
         import boto3
         def hungry(event, context):
-            rows = [f"user-{i}" for i in range(event["rows"])]
-            return {"rows": len(rows)}
+            # 1 MB blocks of written bytes: fresh pages (malloc, not the object allocator's reusable
+            # arenas), allocated in a loop that lets the sampling thread run, as a handler reading lines does
+            held = [b"x" * (1 << 20) for _ in range(event["mb"])]
+            return {"mb": len(held)}
         def slow(event, context):
             time.sleep(event["seconds"])
             return {"slept": event["seconds"]}
@@ -83,9 +85,9 @@ def _invoke(name: str, event: dict[str, Any]) -> tuple[str | None, dict[str, Any
 def test_a_handler_over_its_memory_size_answers_runtime_out_of_memory(aws: Any, handlers: Any) -> None:
     with _extended() as ext:
         _function("hungry", "limit_handlers.hungry", memory=128, timeout=60)
-        small = _invoke("hungry", {"rows": 1_000})
-        big = _invoke("hungry", {"rows": 1_500_000})  # ~100 MB of strings over a ~65 MB runtime
-    assert small == (None, {"rows": 1_000})
+        small = _invoke("hungry", {"mb": 1})
+        big = _invoke("hungry", {"mb": 200})  # 200 MB over a ~65 MB runtime
+    assert small == (None, {"mb": 1})
     function_error, payload = big
     assert function_error == "Unhandled" and payload["errorType"] == "Runtime.OutOfMemory"
     assert payload["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
