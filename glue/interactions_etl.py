@@ -1,5 +1,5 @@
 """Glue job: raw interactions files (delimited text, JSON lines, Parquet; gzip) -> the Amazon Personalize
-interactions CSV, rejects and a report.
+interactions CSV, the batch inference inputs (every user, every item), rejects and a report.
 
 The transform is written once, as the SQL constants and the planning functions below, and runs unchanged
 on Spark SQL 3.5 (AWS Glue 5.0, this job) and on DuckDB (recflow/offline/etl.py loads this file by path).
@@ -20,19 +20,21 @@ The SQL then reads relations that each runner creates:
 - ``parquet_records`` (PARQUET_RECORD_COLUMNS): the Parquet records, already cut into the role columns
   and numbered from 1 per file (each engine reads Parquet with its own reader; the SQL that validates
   them is this one).
-- ``etl_params(min_rating DOUBLE)``: one row; NULL keeps every value.
+- ``etl_params`` (ETL_PARAMS_COLUMNS, etl_params_row): one row; min_rating NULL keeps every value, the
+  import flags say whether EVENT_TYPE / EVENT_VALUE go into the CSV (and the event type is checked).
 
 The rules: a BOM starting a line and a CR ending it are ignored; a line of spaces is blank; the file's
 header line, and a later line whose user field is the user column's name (a second header, from
 concatenated files), is a header; a text line has as many fields as the header; user and item ids are
 1-256 characters from A-Z a-z 0-9 _ . : @ / + - (they go unquoted into the CSV); the event value, when a
-column is mapped to it, is a decimal number; the timestamp is a positive integer below 1e17, read per
+column is mapped to it, is a decimal number; the event type, when EventTypeColumn is set, is 1-256
+characters of those, words separated by single spaces; the timestamp is a positive integer below 1e17, read per
 value as seconds below 1e11, milliseconds below 1e14 and microseconds above (1e11 s is the year 5138,
 1e11 ms March 1973, 1e14 µs March 1973), or an ISO-8601 / RFC 3339 date or date-time (``2024-05-01``,
 ``2024-05-01T10:00:00Z``, ``2024-05-01 10:00:00``, offsets ``+02:00``; no zone means UTC; fractions of a
 second are dropped). Times before 1970 are rejected: Personalize's TIMESTAMP is Unix epoch seconds.
 Anything else is rejected with the first problem found. Values below min_rating are counted and dropped;
-of the same output row (user, item, seconds) only one is kept.
+of the same output row (user, item, seconds, and the event type and value when imported) only one is kept.
 
 Every raw line or record lands in exactly one of: header, blank, rejected, below_min_rating, duplicate,
 interaction; report.json counts each, so nothing is dropped silently (see ``check_report_adds_up``).
@@ -127,6 +129,23 @@ class EtlOptions:
     columns: dict[str, str] = field(default_factory=dict)  # role -> column name given by a parameter
     min_rating: float | None = None
     max_rejected_share: float = 0.1
+
+
+def imports(options: EtlOptions, role: str) -> bool:
+    """Whether the interactions CSV carries the optional role (event_type, event_value): its parameter is set.
+
+    A column found by its common name alone (HetRec's rating) is read, checked and used for MinRating, but
+    not imported, so the default deployment's schema and CSV keep their three columns.
+    """
+    return role in options.columns
+
+
+# etl_params: one row, what the run is asked to do beyond reading the files.
+ETL_PARAMS_COLUMNS = "min_rating DOUBLE, import_event_type BOOLEAN, import_event_value BOOLEAN"
+
+
+def etl_params_row(options: EtlOptions) -> tuple[float | None, bool, bool]:
+    return (options.min_rating, imports(options, "event_type"), imports(options, "event_value"))
 
 
 def parse_min_rating(value: str | None) -> float | None:
@@ -467,10 +486,12 @@ split_lines AS (
         layout.item_pos,
         layout.timestamp_pos,
         layout.value_pos,
+        layout.type_pos,
         layout.user_path,
         layout.item_path,
         layout.timestamp_path,
         layout.value_path,
+        layout.type_path,
         CASE WHEN layout.format = 'text' THEN split(cleaned.text, layout.split_pattern) END AS parts
     FROM cleaned
     LEFT JOIN file_layouts AS layout ON cleaned.source = layout.source
@@ -508,19 +529,28 @@ SELECT
         WHEN value_name IS NULL THEN NULL
         WHEN format = 'jsonl' THEN coalesce(get_json_object(text, value_path), '')
         ELSE element_at(parts, value_pos)
-    END AS value_text
+    END AS value_text,
+    CASE
+        WHEN type_pos IS NULL AND type_path IS NULL THEN NULL
+        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, type_path), '')
+        ELSE element_at(parts, type_pos)
+    END AS type_text
 FROM split_lines
 """
 
 # The Parquet records, cut by each engine into parquet_records(source, line_number, user_id, item_id,
-# timestamp_text, value_name, value_text), get the same columns as LINE_FIELDS_SQL; a rejected record is
-# written as its fields joined by tabs.
+# timestamp_text, value_name, value_text, type_name, type_text), get the same columns as LINE_FIELDS_SQL; a
+# rejected record is written as its fields joined by tabs.
 PARQUET_FIELDS_SQL = """
 SELECT
     source,
     line_number,
-    concat_ws(chr(9), coalesce(user_id, ''), coalesce(item_id, ''), coalesce(timestamp_text, ''), value_text) AS line,
-    concat_ws(chr(9), coalesce(user_id, ''), coalesce(item_id, ''), coalesce(timestamp_text, ''), value_text) AS text,
+    concat_ws(
+        chr(9), coalesce(user_id, ''), coalesce(item_id, ''), coalesce(timestamp_text, ''), value_text, type_text
+    ) AS line,
+    concat_ws(
+        chr(9), coalesce(user_id, ''), coalesce(item_id, ''), coalesce(timestamp_text, ''), value_text, type_text
+    ) AS text,
     'parquet' AS format,
     false AS is_header_line,
     CAST(NULL AS STRING) AS user_header,
@@ -529,7 +559,8 @@ SELECT
     coalesce(user_id, '') AS user_id,
     coalesce(item_id, '') AS item_id,
     coalesce(timestamp_text, '') AS timestamp_text,
-    CASE WHEN value_name IS NOT NULL THEN coalesce(value_text, '') END AS value_text
+    CASE WHEN value_name IS NOT NULL THEN coalesce(value_text, '') END AS value_text,
+    CASE WHEN type_name IS NOT NULL THEN coalesce(type_text, '') END AS type_text
 FROM parquet_records
 """
 
@@ -549,9 +580,25 @@ WITH checked AS (
         value_text IS NULL
             OR (value_text <> '' AND regexp_extract(value_text, '^[+-]?[0-9]{1,9}([.][0-9]{1,9})?$', 0) = value_text)
             AS value_ok,
-        timestamp_text <> '' AND regexp_extract(timestamp_text, '^[0-9]+$', 0) = timestamp_text AS digits,
-        timestamp_text <> '' AND regexp_extract(timestamp_text, '@ISO@', 0) = timestamp_text AS iso
+        -- The event type is checked only when it is imported (EventTypeColumn set): words of the id
+        -- characters separated by single spaces, at most 256 characters (Personalize's string limit).
+        NOT import_event_type OR type_text IS NULL
+            OR (type_text <> '' AND length(type_text) <= 256
+                AND regexp_extract(type_text, '^[A-Za-z0-9_.:@/+-]+( [A-Za-z0-9_.:@/+-]+)*$', 0) = type_text)
+            AS type_ok,
+        timestamp_text <> '' AND regexp_extract(timestamp_text, '^[0-9]+$', 0) = timestamp_text AS digits
     FROM fields
+    CROSS JOIN etl_params
+),
+dates_checked AS (
+    SELECT
+        *,
+        -- Digits are never a date: the ISO pattern, the dearest, only runs on the other timestamps.
+        CASE
+            WHEN digits THEN false
+            ELSE timestamp_text <> '' AND regexp_extract(timestamp_text, '@ISO@', 0) = timestamp_text
+        END AS iso
+    FROM checked
 ),
 parsed AS (
     SELECT
@@ -572,7 +619,7 @@ parsed AS (
             ELSE 0
         END AS second,
         CASE WHEN iso THEN regexp_extract(timestamp_text, '@ISO@', 4) END AS zone
-    FROM checked
+    FROM dates_checked
 ),
 zoned AS (
     SELECT
@@ -632,7 +679,7 @@ judged AS (
         -- 'ok', 'blank', 'header' or why the line is rejected (the first problem found).
         CASE
             WHEN is_header_line THEN 'header'
-            WHEN shape_problem IS NULL AND user_ok AND item_ok AND value_ok
+            WHEN shape_problem IS NULL AND user_ok AND item_ok AND value_ok AND type_ok
                 AND seconds >= 0 AND (raw_timestamp IS NULL OR raw_timestamp BETWEEN 1 AND 99999999999999999) THEN 'ok'
             WHEN trim(text) = '' THEN 'blank'
             WHEN lower(user_id) = lower(user_header) THEN 'header'
@@ -643,6 +690,8 @@ judged AS (
             WHEN NOT user_ok THEN 'user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -'
             WHEN NOT item_ok THEN 'item id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -'
             WHEN NOT value_ok THEN concat(value_name, ' is not a number')
+            WHEN NOT type_ok AND trim(type_text) = '' THEN 'empty event type'
+            WHEN NOT type_ok THEN 'event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces'
             WHEN iso AND NOT valid_date THEN 'timestamp is not a valid ISO-8601 date'
             WHEN iso THEN 'timestamp before 1970'
             WHEN NOT digits OR raw_timestamp = 0 THEN 'timestamp is not a positive integer'
@@ -658,7 +707,7 @@ SELECT
     CASE
         WHEN judged.verdict IN ('blank', 'header') THEN judged.verdict
         WHEN judged.verdict <> 'ok' THEN 'rejected'
-        WHEN judged.event_value < etl_params.min_rating THEN 'below_min_rating'
+        WHEN judged.event_value < judged.min_rating THEN 'below_min_rating'
         ELSE 'accepted'
     END AS kind,
     CASE WHEN judged.verdict NOT IN ('ok', 'blank', 'header') THEN judged.verdict END AS reason,
@@ -667,21 +716,34 @@ SELECT
     judged.user_id,
     judged.item_id,
     CASE WHEN judged.verdict = 'ok' THEN judged.seconds END AS event_seconds,
-    CASE WHEN judged.verdict = 'ok' THEN judged.timestamp_unit END AS timestamp_unit
+    CASE WHEN judged.verdict = 'ok' THEN judged.timestamp_unit END AS timestamp_unit,
+    -- The optional columns of the interactions CSV, NULL unless their parameter is set.
+    CASE WHEN judged.verdict = 'ok' AND judged.import_event_type THEN judged.type_text END AS event_type,
+    -- The value as the shortest decimal text (4.50 -> 4.5, +05.0 -> 5): the engines print doubles
+    -- differently (Java writes 1.0E7), and "5" and "5.0" make the same row.
+    CASE
+        WHEN judged.verdict = 'ok' AND judged.import_event_value THEN concat(
+            CASE WHEN substring(judged.value_text, 1, 1) = '-' AND judged.event_value <> 0 THEN '-' ELSE '' END,
+            regexp_extract(judged.value_text, '^[+-]?0*([0-9]+)', 1),
+            regexp_extract(judged.value_text, '([.][0-9]*[1-9])0*$', 1)
+        )
+    END AS event_value
 FROM judged
-CROSS JOIN etl_params
 """.replace("@ISO@", ISO_PATTERN)
 
-INTERACTIONS_SQL = """
--- The Personalize interactions dataset: accepted lines, exact duplicates of the output row dropped.
-SELECT DISTINCT
-    user_id AS USER_ID,
-    item_id AS ITEM_ID,
-    event_seconds AS TIMESTAMP
-FROM classified_lines
-WHERE kind = 'accepted'
-ORDER BY USER_ID, TIMESTAMP, ITEM_ID
-"""
+
+def interactions_sql(options: EtlOptions) -> str:
+    """The Personalize interactions dataset: accepted lines, exact duplicates of the output row dropped.
+
+    Its columns are the deployed schema's: EVENT_TYPE and EVENT_VALUE only when EventTypeColumn and
+    EventValueColumn are set (template.yaml chooses the schema by the same parameters).
+    """
+    optional = [role for role in ("event_type", "event_value") if imports(options, role)]
+    names = ["user_id AS USER_ID", "item_id AS ITEM_ID", *[f"{role} AS {role.upper()}" for role in optional]]
+    columns = ",\n    ".join([*names, "event_seconds AS TIMESTAMP"])
+    order = ", ".join(["USER_ID", "TIMESTAMP", "ITEM_ID", *[role.upper() for role in optional]])
+    return f"SELECT DISTINCT\n    {columns}\nFROM classified_lines\nWHERE kind = 'accepted'\nORDER BY {order}\n"
+
 
 REJECTS_SQL = """
 SELECT source, line_number, rejected_line AS line, reason
@@ -780,11 +842,26 @@ FROM classified_lines
 ORDER BY source
 """
 
+# The batch inference input of every user and of every item of the run, as Personalize reads it: JSON
+# lines {"userId":"75"} / {"itemId":"3"}, sorted. Both are written (small next to the interactions): the
+# recipe decides at PrepareBatchInput time which one is scored, and that Lambda only copies the file, so no
+# Lambda reads the interactions. Their record counts are the report's users and items.
+BATCH_INPUT_SQL = {
+    "users": "SELECT DISTINCT USER_ID AS userId FROM interactions ORDER BY userId",
+    "items": "SELECT DISTINCT ITEM_ID AS itemId FROM interactions ORDER BY itemId",
+}
+
+
+def batch_input_prefix(run_id: str, name: str) -> str:
+    """Where the ETL writes one batch input ("users" or "items"): one JSON lines part file under it."""
+    return f"transformed/{run_id}/batch_input/{name}/"
+
+
 TOP_REASONS = 3  # per file in the report
 
 PARQUET_RECORD_COLUMNS = (
     "source STRING, line_number BIGINT, user_id STRING, item_id STRING, timestamp_text STRING, "
-    "value_name STRING, value_text STRING"
+    "value_name STRING, value_text STRING, type_name STRING, type_text STRING"
 )
 FIELDS_SQL = f"{LINE_FIELDS_SQL}\nUNION ALL\n{PARQUET_FIELDS_SQL}"
 
@@ -923,10 +1000,10 @@ def transform_dataframe(
     if parquet_records_df is None:
         parquet_records_df = spark.createDataFrame([], PARQUET_RECORD_COLUMNS)
     parquet_records_df.createOrReplaceTempView("parquet_records")
-    spark.createDataFrame([(options.min_rating,)], "min_rating double").createOrReplaceTempView("etl_params")
+    spark.createDataFrame([etl_params_row(options)], ETL_PARAMS_COLUMNS).createOrReplaceTempView("etl_params")
     spark.sql(FIELDS_SQL).createOrReplaceTempView("fields")
     spark.sql(CLASSIFY_LINES_SQL).persist().createOrReplaceTempView("classified_lines")
-    interactions = spark.sql(INTERACTIONS_SQL).persist()
+    interactions = spark.sql(interactions_sql(options)).persist()
     interactions.createOrReplaceTempView("interactions")
 
     counts = spark.sql(REPORT_COUNTS_SQL).first().asDict()
@@ -1076,22 +1153,48 @@ def read_parquet_records(spark: Any, files: list[tuple[FileLayout, Any, str]], r
                 text("timestamp").alias("timestamp_text"),
                 F.lit(layout.columns.get("event_value")).cast("string").alias("value_name"),
                 text("event_value").alias("value_text"),
+                F.lit(layout.columns.get("event_type")).cast("string").alias("type_name"),
+                text("event_type").alias("type_text"),
             )
         )
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
     return _numbered(spark, union).select(
-        "source", "line_number", "user_id", "item_id", "timestamp_text", "value_name", "value_text"
+        "source",
+        "line_number",
+        "user_id",
+        "item_id",
+        "timestamp_text",
+        "value_name",
+        "value_text",
+        "type_name",
+        "type_text",
     )
 
 
+def batch_input_dataframes(interactions_df: Any) -> dict[str, Any]:
+    """BATCH_INPUT_SQL on Spark: "users"/"items" -> a one-partition DataFrame, sorted, so each is written as
+    one part file (a batch inference job reads one file of up to 50M records; one file per run keeps the
+    batch output one `<input>.out` file)."""
+    interactions_df.createOrReplaceTempView("interactions")
+    spark = interactions_df.sparkSession
+    frames = {}
+    for name, sql in BATCH_INPUT_SQL.items():
+        frame = spark.sql(sql)
+        frames[name] = frame.repartition(1).sortWithinPartitions(*frame.columns)
+    return frames
+
+
 def write_outputs(interactions_df: Any, rejects_df: Any, lake_uri: str, run_id: str) -> None:
-    """Write the interactions CSV and the rejects JSON lines under lake_uri (s3://bucket or a file: URI)."""
+    """Write the interactions CSV, the batch inputs and the rejects JSON lines under lake_uri (s3://bucket
+    or a file: URI)."""
     # Personalize imports every object under the interactions folder: no empty _SUCCESS marker there.
     hadoop_conf = interactions_df.sparkSession.sparkContext._jsc.hadoopConfiguration()
     hadoop_conf.set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     interactions_df.write.mode("overwrite").option("header", True).csv(f"{lake_uri}/transformed/{run_id}/interactions/")
+    for name, frame in batch_input_dataframes(interactions_df).items():
+        frame.write.mode("overwrite").json(f"{lake_uri}/{batch_input_prefix(run_id, name)}")
     rejects_df.write.mode("overwrite").json(f"{lake_uri}/rejects/{run_id}/")
 
 

@@ -1,10 +1,12 @@
 """Reading a pipeline execution's history: which run phase each state belongs to, how long each phase
-took and how often each Personalize job was polled. Used by the offline run summary and by `recflow aws`
-(so it imports no moto: the operator's tool runs against AWS too).
+took, how often each Personalize job was polled and the newest value of each path the state machine keeps.
+Used by the offline run summary and by `recflow aws` (so it imports no moto: the operator's tool runs against
+AWS too).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from recflow_lambda.naming import Phase as JobPhase
@@ -82,3 +84,17 @@ def wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
             seconds = (event["timestamp"] - entered.pop(name, event["timestamp"])).total_seconds()
             totals[phase] = round(totals.get(phase, 0.0) + seconds, 3)
     return totals
+
+
+def latest_outputs(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest value of each top-level path of the states' outputs (``etl``, ``training``, ``failed``…).
+
+    A null in a later output does not replace an earlier value; an exit without output changes nothing.
+    """
+    latest: dict[str, Any] = {}
+    for event in history:
+        if "stateExitedEventDetails" in event:
+            output = json.loads(event["stateExitedEventDetails"].get("output") or "null")
+            if isinstance(output, dict):
+                latest.update({key: value for key, value in output.items() if value is not None})
+    return latest

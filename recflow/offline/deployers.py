@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from recflow.offline import limits
 from recflow.offline.clock import SimClock, WallClock
 from recflow.offline.environ import environment
 from recflow.offline.moto_extensions import Deployed, Deployer, ResourceRequest
@@ -519,6 +520,10 @@ class _SolutionResource:
     reads its answer directly. Like CloudFormation it sends OldResourceProperties with an Update, Deletes
     the old physical resource after an Update that replaced it, and Deletes what a failed Create reported
     (the first step of the stack's rollback: nothing created after it depends on it).
+
+    Each request is an invocation of the function, measured against its MemorySize and Timeout like every
+    other (recflow/offline/limits.py): over either, Lambda stops the function before it answers, so
+    CloudFormation hears nothing, fails the resource after its ServiceTimeout and rolls the stack back.
     """
 
     def __init__(self, api: _Api, clock: Clock) -> None:
@@ -564,18 +569,46 @@ class _SolutionResource:
         if request.request_type == "Update":
             event["OldResourceProperties"] = request.old_properties or {}
         deadline = self.clock.now() + int(function["Timeout"])
+        limits.runtime_baseline_mb()  # measured once, in a child process: not part of the invocation
         with environment({**function.get("Environment", {}).get("Variables", {}), **self._role(request, function)}):
             clear_clients()  # the handler's clients take the function's credentials, and keep them
             try:
-                return answer_request(
-                    event,
-                    CustomResourceAddress.model_validate(event),
-                    lambda: int((deadline - self.clock.now()) * 1000),
-                    # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
-                    lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
-                )
+                with limits.measured_invocation() as meter:
+                    answer = answer_request(
+                        event,
+                        CustomResourceAddress.model_validate(event),
+                        lambda: int((deadline - self.clock.now()) * 1000),
+                        # Poll as often as the other Personalize deployers: `local serve` waits in real seconds.
+                        lambda seconds: self.clock.advance(min(seconds, POLL_SECONDS)),
+                    )
             finally:
                 clear_clients()
+        invocation = limits.measure(
+            str(function["FunctionName"]), int(function["MemorySize"]), int(function["Timeout"]), meter
+        )
+        error = invocation.limit_error()
+        return answer if error is None else self._no_answer(request, event, error)
+
+    @staticmethod
+    def _no_answer(request: ResourceRequest, event: dict[str, Any], error: dict[str, str]) -> CustomResourceResponse:
+        """What the stack makes of a function Lambda stopped before it answered: the resource fails once its
+        ServiceTimeout is over (offline at once: nothing could answer later)."""
+        from recflow_lambda.models import CustomResourceResponse
+
+        service_timeout = int(request.properties.get("ServiceTimeout") or 3600)  # CloudFormation's default: 1 hour
+        return CustomResourceResponse(
+            Status="FAILED",
+            Reason=(
+                f"CloudFormation did not receive a response from your Custom Resource within its ServiceTimeout "
+                f"of {service_timeout} seconds: the function failed with {error['errorType']} "
+                f"({error['errorMessage']})."
+            ),
+            # CloudFormation never heard a physical id: a rollback's Delete finds nothing named by this one.
+            PhysicalResourceId=request.physical_id or f"{request.logical_id}-no-answer",
+            StackId=request.stack_id,
+            RequestId=str(event["RequestId"]),
+            LogicalResourceId=request.logical_id,
+        )
 
     def _role(self, request: ResourceRequest, function: dict[str, Any]) -> dict[str, str | None]:
         """The credentials Lambda gives the function: its role's, assumed through STS (authorized offline)."""

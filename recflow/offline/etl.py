@@ -27,14 +27,17 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 GLUE_SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "interactions_etl.py"
 
-# Lines reach DuckDB as chunks of whole lines that DuckDB splits in parallel: one string per file is
-# split on a single thread, a Python list of lines costs a conversion per line (bench/etl_bench.py
-# prints the three side by side).
-CHUNK_CHARS = 64 * 1024
+# Lines reach DuckDB as an Arrow array over the file's bytes (file_lines): chunks of text that DuckDB
+# splits cost a second copy of every line, a Python list a conversion per line (bench/etl_bench.py
+# prints them side by side).
+SCAN_BLOCK = 1 << 24  # bytes searched for LF at a time
+BATCH_LINES = 64 * 1024  # lines per Arrow batch: DuckDB gives each thread whole batches
 
 
 def _replace_like_java(error: UnicodeError) -> tuple[str, int]:
@@ -63,6 +66,8 @@ class EtlResult(BaseModel):
     run_id: str
     interactions_csv: bytes = Field(repr=False)  # header USER_ID,ITEM_ID,TIMESTAMP
     rejects_jsonl: bytes = Field(repr=False)  # {"source", "line_number", "line", "reason"} per line; b"" when none
+    # "users" -> {"userId":"75"} lines, "items" -> {"itemId":"3"} lines: every one of the run, sorted
+    batch_inputs: dict[str, bytes] = Field(repr=False)
     report: dict[str, Any]
 
     @property
@@ -77,11 +82,17 @@ class EtlResult(BaseModel):
     def report_key(self) -> str:
         return f"transformed/{self.run_id}/report.json"
 
+    def batch_input_key(self, name: str) -> str:
+        """The batch input's one part file, under the prefix the Glue job writes it to."""
+        prefix: str = load_glue_script().batch_input_prefix(self.run_id, name)
+        return prefix + "part-00000.json"
+
     def objects(self) -> dict[str, bytes]:
         """Data lake key -> body, exactly the objects the Glue job writes for this run."""
         glue = load_glue_script()
         return {
             self.interactions_key: self.interactions_csv,
+            **{self.batch_input_key(name): body for name, body in self.batch_inputs.items()},
             self.rejects_key: self.rejects_jsonl,
             self.report_key: glue.report_json(self.report).encode(),
         }
@@ -123,62 +134,85 @@ def raw_files_in(lake_dir: Path, prefix: str = "raw/") -> list[tuple[str, Path]]
     return sorted((path.relative_to(root).as_posix(), path) for path in (root / prefix).rglob("*") if path.is_file())
 
 
-def split_into_chunks(data: bytes) -> list[str]:
-    """The file's text as chunks of whole lines, joined by LF they are exactly its lines.
-
-    Same rules as Spark's reader with lineSep LF (read_raw_lines in the Glue script): a BOM at the start
-    of the file is dropped, the final LF ends the last line instead of starting an empty one, an empty
-    file has no lines, CR stays, bytes that are not UTF-8 become U+FFFD.
-    """
-    text = data.decode("utf-8-sig", errors="recflow-replace-like-java")
-    if not text:
-        return []
-    if text.endswith("\n"):
-        text = text[:-1]
-    chunks = []
-    start = 0
-    while True:
-        end = text.find("\n", start + CHUNK_CHARS)
-        if end == -1:
-            chunks.append(text[start:])
-            return chunks
-        chunks.append(text[start:end])
-        start = end + 1
-
-
-def chunk_first_lines(chunks: list[str]) -> list[int]:
-    """The line number of each chunk's first line (chunks from split_into_chunks of one file)."""
-    first, numbers = 1, []
-    for chunk in chunks:
-        numbers.append(first)
-        first += chunk.count("\n") + 1
-    return numbers
-
-
 def file_bytes(data: bytes | Path) -> bytes:
     return data if isinstance(data, bytes) else Path(data).read_bytes()
 
 
-def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes]]) -> None:
-    """Create the table raw_lines(source, line_number, line): every physical line of every text file."""
-    sources: list[str] = []
-    firsts: list[int] = []
-    chunks: list[str] = []
-    for source, data in raw_files:
-        file_chunks = split_into_chunks(data)
-        sources.extend([source] * len(file_chunks))
-        firsts.extend(chunk_first_lines(file_chunks))
-        chunks.extend(file_chunks)
-    con.execute("CREATE TABLE raw_chunks (source VARCHAR, first_line BIGINT, chunk VARCHAR)")
-    if chunks:
-        con.execute("INSERT INTO raw_chunks SELECT unnest(?), unnest(?), unnest(?)", [sources, firsts, chunks])
-    # A table, not a view over raw_chunks: DuckDB splits a scan by row groups of 122,880 rows, so only
-    # stored lines let CLASSIFY_LINES_SQL run on every core (a few hundred chunks are one row group).
-    # generate_subscripts and unnest over the same list run in step: each line gets its number.
-    con.execute(
-        "CREATE TABLE raw_lines AS SELECT source, first_line + generate_subscripts(parts, 1) - 1 AS line_number, "
-        "unnest(parts) AS line FROM (SELECT source, first_line, string_split(chunk, chr(10)) AS parts FROM raw_chunks)"
+def file_head(data: bytes | Path, size: int) -> bytes:
+    """The first size bytes, without reading the rest of a file given as a path."""
+    if isinstance(data, bytes):
+        return data[:size]
+    with Path(data).open("rb") as file:
+        return file.read(size)
+
+
+def _text_body(source: str, data: bytes | Path, compression: str | None, glue: Any) -> bytes:
+    body = file_bytes(data)
+    return _gunzip(source, body, glue) if compression == "gzip" else body
+
+
+def file_lines(data: bytes) -> pa.LargeStringArray:
+    """The file's lines, split like Spark's reader with lineSep LF (read_raw_lines in the Glue script).
+
+    A BOM at the start of the file is dropped, the final LF ends the last line instead of starting an
+    empty one, an empty file has no lines, CR stays, bytes that are not UTF-8 become U+FFFD. The lines
+    are one buffer (the text without its LFs) and their offsets found with numpy: no Python string per
+    line, and DuckDB reads the Arrow array in place.
+    """
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not _is_utf8(data):
+        data = data.decode("utf-8", errors="recflow-replace-like-java").encode()
+    if not data:
+        return pa.array([], pa.large_string())
+    # Blocks bound the temporary array of comparisons to a few MB.
+    codes = np.frombuffer(data, np.uint8)
+    breaks = np.concatenate(
+        [np.flatnonzero(codes[start : start + SCAN_BLOCK] == 10) + start for start in range(0, len(codes), SCAN_BLOCK)]
     )
+    text = data.replace(b"\n", b"")
+    # Line i ends where its LF was, less the i LFs removed before it; a last line without LF ends the text.
+    ends = breaks - np.arange(len(breaks))
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(text))
+    offsets = np.concatenate([np.zeros(1, np.int64), ends.astype(np.int64)])
+    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(text))
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether data is valid UTF-8, decoded a block at a time so no copy of a large file is made whole."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), SCAN_BLOCK):
+            decoder.decode(data[start : start + SCAN_BLOCK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def load_raw_lines(con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, bytes]]) -> None:
+    """Register raw_lines(source, line_number, line): every physical line of every text file.
+
+    An Arrow table that DuckDB scans where it lies, in batches of BATCH_LINES so that every core takes
+    some; each file's source is a dictionary of one value, not a copy of its name per line.
+    """
+    sources, numbers, lines = [], [], []
+    for source, data in raw_files:
+        lines_of_file = file_lines(data)
+        count = len(lines_of_file)
+        sources.append(pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, np.int32)), pa.array([source])))
+        numbers.append(pa.array(np.arange(1, count + 1, dtype=np.int64)))
+        lines.append(lines_of_file)
+    table = pa.table(
+        {
+            "source": pa.chunked_array(sources, pa.dictionary(pa.int32(), pa.string())),
+            "line_number": pa.chunked_array(numbers, pa.int64()),
+            "line": pa.chunked_array(lines, pa.large_string()),
+        }
+    )
+    con.register("raw_lines", pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_LINES), table.schema))
 
 
 def _parquet_value(name: str, column_type: str) -> str:
@@ -192,27 +226,39 @@ def _parquet_value(name: str, column_type: str) -> str:
 def load_parquet_records(
     con: duckdb.DuckDBPyConnection, glue: Any, files: list[tuple[str, Path]], options: Any
 ) -> list[Any]:
-    """Create parquet_records (the Glue script's PARQUET_RECORD_COLUMNS); returns the files' layouts."""
-    con.execute(f"CREATE TABLE parquet_records ({glue.PARQUET_RECORD_COLUMNS})")
-    layouts = []
+    """Create parquet_records (the Glue script's PARQUET_RECORD_COLUMNS); returns the files' layouts.
+
+    A view over the files, so the records stream from DuckDB's Parquet reader into the classification
+    on every core instead of being copied into a table first.
+    """
+    if not files:
+        con.execute(f"CREATE TABLE parquet_records ({glue.PARQUET_RECORD_COLUMNS})")
+        return []
+    layouts, selects = [], []
     for source, path in files:
         scan = f"read_parquet('{_sql_text(str(path))}', file_row_number = true)"
         types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         types.pop("file_row_number", None)
-        head = path.read_bytes()[: glue.HEAD_BYTES]
+        with path.open("rb") as file:
+            head = file.read(glue.HEAD_BYTES)
         layout = glue.plan_file(source, head, options, parquet_columns=list(types))
         layouts.append(layout)
 
         def value(role: str, layout: Any = layout, types: dict[str, str] = types) -> str:
             name = layout.columns.get(role)
-            return "NULL" if name is None else _parquet_value(name, types[name])
+            return "CAST(NULL AS VARCHAR)" if name is None else _parquet_value(name, types[name])
 
-        value_name = layout.columns.get("event_value")
-        con.execute(
-            f"INSERT INTO parquet_records SELECT ?, file_row_number + 1, {value('user')}, {value('item')}, "
-            f"{value('timestamp')}, ?, {value('event_value')} FROM {scan}",
-            [source, value_name],
+        def name_of(role: str, layout: Any = layout) -> str:
+            name = layout.columns.get(role)
+            return "CAST(NULL AS VARCHAR)" if name is None else f"'{_sql_text(name)}'"
+
+        selects.append(
+            f"SELECT '{_sql_text(source)}', file_row_number + 1, {value('user')}, {value('item')}, "
+            f"{value('timestamp')}, {name_of('event_value')}, {value('event_value')}, {name_of('event_type')}, "
+            f"{value('event_type')} FROM {scan}"
         )
+    names = [column.split()[0] for column in glue.PARQUET_RECORD_COLUMNS.split(", ")]
+    con.execute(f"CREATE VIEW parquet_records ({', '.join(names)}) AS {' UNION ALL '.join(selects)}")
     return layouts
 
 
@@ -228,32 +274,33 @@ def classify(
     workdir holds Parquet bodies given as bytes (DuckDB reads Parquet from a file).
     """
     glue = load_glue_script()
+    con.execute("SET enable_progress_bar = false")  # DuckDB draws one on stdout for queries over 2 s
     text_files: list[tuple[str, bytes]] = []
     parquet_files: list[tuple[str, Path]] = []
     layouts = []
     for source, data in raw_files:
-        body = file_bytes(data)
-        file_format, compression = glue.format_of(source, body[: glue.HEAD_BYTES], options)
+        head = file_head(data, glue.HEAD_BYTES)
+        file_format, compression = glue.format_of(source, head, options)
         if file_format == "parquet":
             path = data if isinstance(data, Path) else workdir / f"{len(parquet_files)}.parquet"
             if not isinstance(data, Path):
-                path.write_bytes(body)
+                path.write_bytes(data)
             parquet_files.append((source, path))
             continue
-        layout = glue.plan_file(source, body[: glue.HEAD_BYTES], options)
-        if compression == "gzip":
-            body = _gunzip(source, body, glue)
+        layout = glue.plan_file(source, head, options)
         if layout is not None:
             layouts.append(layout)
-        text_files.append((source, body))
+        text_files.append((source, _text_body(source, data, compression, glue)))
     load_raw_lines(con, text_files)
+    text_files.clear()  # the lines are in raw_lines now: a file read here need not stay in memory twice
     layouts += load_parquet_records(con, glue, parquet_files, options)
 
     con.execute(f"CREATE TABLE file_layouts ({glue.LAYOUT_COLUMNS})")
     rows = glue.layout_rows(layouts)
     if rows:
         con.executemany(f"INSERT INTO file_layouts VALUES ({', '.join('?' * len(rows[0]))})", rows)
-    con.execute("CREATE TABLE etl_params AS SELECT CAST(? AS DOUBLE) AS min_rating", [options.min_rating])
+    con.execute(f"CREATE TABLE etl_params ({glue.ETL_PARAMS_COLUMNS})")
+    con.execute("INSERT INTO etl_params VALUES (?, ?, ?)", list(glue.etl_params_row(options)))
     # Spark's functions, as the shared SQL calls them (see the Glue script's dialect rules): get_json_object
     # is NULL for a line that is not JSON, like Spark's; split takes a one-character class such as '[|]',
     # a regex to Spark, the character between the brackets here (DuckDB's regex split is 40 times slower).
@@ -263,6 +310,7 @@ def classify(
     con.execute("CREATE MACRO size(l) AS len(l)")
     con.execute(f"CREATE VIEW fields AS {glue.FIELDS_SQL}")
     con.execute(f"CREATE TABLE classified_lines AS {glue.CLASSIFY_LINES_SQL}")
+    con.unregister("raw_lines")  # frees the lines' Arrow buffers before the interactions are sorted
     return layouts
 
 
@@ -281,7 +329,7 @@ def run_etl(
         options = dataclasses.replace(options, min_rating=min_rating)
     with duckdb.connect() as con, tempfile.TemporaryDirectory(prefix="recflow-etl-") as tmp:
         layouts = classify(con, raw_files, options, Path(tmp))
-        con.execute(f"CREATE TABLE interactions AS {glue.INTERACTIONS_SQL}")
+        con.execute(f"CREATE TABLE interactions AS {glue.interactions_sql(options)}")
 
         counts_cursor = con.execute(glue.REPORT_COUNTS_SQL)
         names = [column[0] for column in counts_cursor.description]
@@ -298,13 +346,19 @@ def run_etl(
 
         interactions_path = Path(tmp) / "interactions.csv"
         rejects_path = Path(tmp) / "rejects.json"
-        # The table keeps INTERACTIONS_SQL's order (DuckDB preserves insertion order by default).
+        # The table keeps interactions_sql's order (DuckDB preserves insertion order by default).
         con.execute(f"COPY interactions TO '{interactions_path}' (FORMAT CSV, HEADER)")
         con.execute(f"COPY ({glue.REJECTS_SQL}) TO '{rejects_path}' (FORMAT JSON)")
+        batch_inputs = {}
+        for name, sql in glue.BATCH_INPUT_SQL.items():
+            path = Path(tmp) / f"batch-{name}.json"
+            con.execute(f"COPY ({sql}) TO '{path}' (FORMAT JSON)")  # {"userId":"75"} lines, as Spark writes them
+            batch_inputs[name] = path.read_bytes()
         return EtlResult(
             run_id=run_id,
             interactions_csv=interactions_path.read_bytes(),
             rejects_jsonl=rejects_path.read_bytes(),
+            batch_inputs=batch_inputs,
             report=report,
         )
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from recflow.run_summary import LambdaUsage, LargestPayload  # the models live with the summary, moto-free
 
 PAYLOAD_LIMIT_BYTES = 262_144  # 256 KiB: Step Functions' limit on a state's input or output and a task's result
 MB = 1024 * 1024
@@ -348,24 +348,6 @@ def measure(function_name: str, memory_limit_mb: int, timeout_seconds: int, mete
 # --- in the run summary ------------------------------------------------------------------------------
 
 
-class LambdaUsage(BaseModel):
-    """One function's invocations in a run, against its MemorySize and Timeout."""
-
-    invocations: int
-    errors: int  # invocations that ended in a function error (a limit's or the handler's own)
-    max_memory_mb: float
-    memory_limit_mb: int
-    max_seconds: float
-    timeout_seconds: int
-
-
-class LargestPayload(BaseModel):
-    state: str
-    kind: str  # "input", "output", or "result" (a task's result before ResultSelector/ResultPath)
-    bytes: int
-    limit_bytes: int = PAYLOAD_LIMIT_BYTES
-
-
 def lambda_usage(invocations: Iterable[Invocation]) -> dict[str, LambdaUsage]:
     by_function: dict[str, list[Invocation]] = {}
     for invocation in invocations:
@@ -407,5 +389,5 @@ def largest_payload(history: Iterable[dict[str, Any]]) -> LargestPayload | None:
                 continue
             size = payload_bytes(json.loads(text)) if text else 0  # moto's history is not always compact JSON
             if largest is None or size > largest.bytes:
-                largest = LargestPayload(state=state, kind=kind, bytes=size)
+                largest = LargestPayload(state=state, kind=kind, bytes=size, limit_bytes=PAYLOAD_LIMIT_BYTES)
     return largest

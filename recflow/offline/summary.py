@@ -1,52 +1,22 @@
-"""The run summary: what happened in a pipeline run, read from the execution history."""
+"""Building the run summary (recflow.run_summary) from a pipeline run's execution history and local services."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
+from datetime import UTC
 from typing import Any
 
-from pydantic import BaseModel, Field
 from recflow_lambda.failures import readable_cause
 from recflow_lambda.naming import Phase as JobPhase
 
-from recflow.execution_history import JOB_PATHS, polls_by_phase, wall_seconds_by_phase
+from recflow.execution_history import JOB_PATHS, latest_outputs, polls_by_phase, wall_seconds_by_phase
 from recflow.offline.glue_local import GlueLocal
-from recflow.offline.limits import Invocation, LambdaUsage, LargestPayload, lambda_usage, largest_payload
+from recflow.offline.limits import Invocation, lambda_usage, largest_payload
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
 from recflow.personalize_local.backend import PersonalizeBackend
+from recflow.run_summary import Phase, Summary
 
-
-class Phase(BaseModel):
-    status: str = "NOT_STARTED"
-    job_seconds: float | None = None  # how long the job took, in pipeline time
-    detected_after_seconds: float | None = None  # when the pipeline moved on, from the job's start
-    polls: int = 0
-
-
-class Summary(BaseModel):
-    run_id: str
-    status: str
-    wall_seconds: float
-    state_transitions: int
-    phases: dict[str, Phase]
-    counts: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
-    failed_phase: str | None = None
-    error: str | None = None
-    cause: str | None = None
-    recommendations: list[str] = Field(default_factory=list)  # lake keys of the .out files
-    phase_wall_seconds: dict[str, float] = Field(default_factory=dict)  # real seconds spent per phase
-    lambdas: dict[str, LambdaUsage] = Field(default_factory=dict)  # by function name: against MemorySize, Timeout
-    largest_payload: LargestPayload | None = None  # the largest state input, output or task result seen
-    execution_arn: str
-
-    def write(self, lake: Path) -> Path:
-        path = lake / "runs" / self.run_id / "summary.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=2) + "\n")
-        return path
+__all__ = ["Phase", "Summary", "build_summary"]  # the model is re-exported for the offline runtime's callers
 
 
 def build_summary(
@@ -59,17 +29,14 @@ def build_summary(
     etl_report: dict[str, Any] | None = None,
     lambda_invocations: Iterable[Invocation] = (),
 ) -> Summary:
-    exits = [json.loads(e["stateExitedEventDetails"]["output"]) for e in history if "stateExitedEventDetails" in e]
-    latest: dict[str, Any] = {}
-    for output in exits:  # the newest value of each path the state machine keeps
-        if isinstance(output, dict):
-            latest.update({k: v for k, v in output.items() if v is not None})
+    latest = latest_outputs(history)
     failure: dict[str, Any] = next(
         (e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e), {}
     )
     return Summary(
         run_id=execution["name"],
         status=execution["status"],
+        started=execution["startDate"].astimezone(UTC),
         wall_seconds=round(wall_seconds, 2),
         state_transitions=sum("stateEnteredEventDetails" in e for e in history),
         phases={"etl": _etl_phase(glue), **_job_phases(latest, personalize.job_records(), polls_by_phase(history))},

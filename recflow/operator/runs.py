@@ -14,7 +14,7 @@ from recflow_lambda import naming
 from recflow_lambda.models import Trigger
 from recflow_lambda.runs import RAW_PREFIX
 
-from recflow.execution_history import JOB_PATHS, phase_of_state, polls_by_phase, wall_seconds_by_phase
+from recflow.execution_history import JOB_PATHS, latest_outputs, phase_of_state, polls_by_phase, wall_seconds_by_phase
 from recflow.operator.stack import OperatorError, Stack
 
 
@@ -153,12 +153,7 @@ class Progress:
 
 def progress(events: list[dict[str, Any]], status: str) -> Progress:
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-    latest: dict[str, Any] = {}
-    for event in events:
-        if "stateExitedEventDetails" in event:
-            output = json.loads(event["stateExitedEventDetails"].get("output") or "null")
-            if isinstance(output, dict):
-                latest.update({k: v for k, v in output.items() if v is not None})
+    latest = latest_outputs(events)
     polls = polls_by_phase(events)
     jobs: dict[str, dict[str, Any]] = {
         phase: {"status": job["status"], "waited_seconds": job.get("waited_seconds", 0), "polls": polls[phase]}

@@ -3,70 +3,62 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from recflow.report import aggregate
 from recflow.report.model import COUNTS, PHASES, PhaseRow, Report, ReportError, RunReport
-
-
-class JobPhase(BaseModel):
-    status: str = "NOT_STARTED"
-    job_seconds: float | None = None
-    polls: int = 0
-
-
-class Summary(BaseModel):
-    """The fields of recflow.offline.summary.Summary the report reads (that module imports moto: seconds)."""
-
-    run_id: str
-    status: str
-    wall_seconds: float
-    phases: dict[str, JobPhase]
-    counts: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
-    failed_phase: str | None = None
-    error: str | None = None
-    cause: str | None = None
-    phase_wall_seconds: dict[str, float] = Field(default_factory=dict)
+from recflow.run_summary import Summary
 
 
 def load_lake(lake: Path, last: int) -> Report:
-    """The newest ``last`` runs of the lake, newest first."""
+    """The newest ``last`` runs of the lake, newest first (by when each run started)."""
     if not lake.is_dir():
         raise ReportError(f"lake directory {lake} does not exist: pass the --lake of `recflow local run`")
-    # A summary is written when its run ends: its modification time orders the runs.
-    summaries = sorted((lake / "runs").glob("*/summary.json"), key=lambda path: path.stat().st_mtime, reverse=True)
-    if not summaries:
+    runs = [_LakeRun.read(path) for path in (lake / "runs").glob("*/summary.json")]
+    if not runs:
         raise ReportError(
             f"lake {lake} has no runs (no runs/*/summary.json): run `recflow local run --raw FILE --lake {lake}` "
             "first, or for `recflow local serve`'s lake use `recflow aws report --endpoint-url …`"
         )
-    return Report(
-        title=f"lake {lake.resolve()}",
-        generated=datetime.now(UTC),
-        runs=[_run(lake, path) for path in summaries[:last]],
-    )
+    newest = sorted(runs, key=lambda run: run.started, reverse=True)[:last]
+    return Report(title=f"lake {lake.resolve()}", generated=datetime.now(UTC), runs=[_run(lake, run) for run in newest])
 
 
-def _summary(path: Path) -> Summary:
-    try:
-        return Summary.model_validate_json(path.read_bytes())
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the file"
-        raise ReportError(
-            f"{path} is not a run summary ({where}: {first['msg']}): rerun the run or remove its directory"
-        ) from None
+@dataclass(frozen=True)
+class _LakeRun:
+    summary: Summary | ReportError  # a summary that does not parse fails the report only if it is shown
+    started: datetime
+
+    @classmethod
+    def read(cls, path: Path) -> _LakeRun:
+        try:
+            summary: Summary | ReportError = Summary.model_validate_json(path.read_bytes())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the file"
+            summary = ReportError(
+                f"{path} is not a run summary ({where}: {first['msg']}): rerun the run or remove its directory"
+            )
+        # A summary written before it recorded `started` is written when its run ends: its file's time less the
+        # run's wall time dates it.
+        finished = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        if isinstance(summary, ReportError):
+            started = finished
+        else:
+            started = summary.started or finished - timedelta(seconds=summary.wall_seconds)
+        return cls(summary, started)
 
 
-def _run(lake: Path, path: Path) -> RunReport:
-    summary = _summary(path)
+def _run(lake: Path, run: _LakeRun) -> RunReport:
+    if isinstance(run.summary, ReportError):
+        raise run.summary
+    summary = run.summary
     run_id = summary.run_id
-    finished = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     report_path = lake / "transformed" / run_id / "report.json"
     etl_report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.is_file() else summary.counts
     phases = []
@@ -85,7 +77,7 @@ def _run(lake: Path, path: Path) -> RunReport:
     return RunReport(
         run_id=run_id,
         status=summary.status,
-        started=finished - timedelta(seconds=summary.wall_seconds),
+        started=run.started,
         seconds=summary.wall_seconds,
         failed_phase=summary.failed_phase,
         error=summary.error,

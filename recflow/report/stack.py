@@ -3,7 +3,6 @@ reports, the solution versions' metrics, and the run's objects in the bucket (do
 
 from __future__ import annotations
 
-import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from recflow_lambda.failures import readable_cause
 
+from recflow.execution_history import latest_outputs
 from recflow.operator import runs
 from recflow.operator.metrics import solution_metrics
 from recflow.operator.stack import Stack
@@ -32,22 +32,11 @@ def load_stack(stack: Stack, last: int) -> Report:
     )
 
 
-def _latest_outputs(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The newest value of each path the state machine keeps, from its states' outputs."""
-    latest: dict[str, Any] = {}
-    for event in events:
-        if "stateExitedEventDetails" in event:
-            output = json.loads(event["stateExitedEventDetails"].get("output") or "null")
-            if isinstance(output, dict):
-                latest.update({key: value for key, value in output.items() if value is not None})
-    return latest
-
-
 def _run(stack: Stack, execution: dict[str, Any], metrics: dict[str, dict[str, float]]) -> RunReport:
     run_id, status = execution["name"], execution["status"]
     events = runs.history(stack, execution["executionArn"])
     progress = runs.progress(events, status)
-    latest = _latest_outputs(events)
+    latest = latest_outputs(events)
     failure: dict[str, Any] = next(
         (e["executionFailedEventDetails"] for e in events if "executionFailedEventDetails" in e), {}
     )
@@ -71,7 +60,7 @@ def _run(stack: Stack, execution: dict[str, Any], metrics: dict[str, dict[str, f
     return RunReport(
         run_id=run_id,
         status=status,
-        started=execution["startDate"],
+        started=execution["startDate"].astimezone(UTC),  # the page says UTC; botocore parses to local time
         seconds=(stopped - execution["startDate"]).total_seconds() if stopped else None,
         failed_phase=(latest.get("failed") or {}).get("phase"),
         error=failure.get("error"),

@@ -115,3 +115,26 @@ def test_the_real_lastfm_file_runs_with_its_pre_1970_dates_rejected(tmp_path: Pa
     report = json.loads((tmp_path / "lake" / "transformed" / summary.run_id / "report.json").read_text())
     assert report["rejects_by_reason"] == {"timestamp before 1970": 3}
     assert (report["interactions"], report["users"]) == (71_061, 1_892)
+
+
+def test_mapped_event_type_and_value_reach_the_schema_and_the_csv(hetrec_rows: list[list[str]], tmp_path: Path) -> None:
+    # Given a CSV with an event type and a weight column, both named by parameters
+    raw = tmp_path / "events.csv"
+    kinds = ("click", "watch", "add to cart")
+    with raw.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["user", "item", "ts", "kind", "weight"])
+        for n, (user, item, rating, millis) in enumerate(hetrec_rows[1:]):
+            writer.writerow([user, item, int(millis) // 1000, kinds[n % 3], rating])
+
+    # When the pipeline runs with EventTypeColumn and EventValueColumn
+    summary = _run(raw, tmp_path / "lake", EventTypeColumn="kind", EventValueColumn="weight")
+
+    # Then the run succeeds and the transformed CSV carries EVENT_TYPE and EVENT_VALUE
+    assert summary.status == "SUCCEEDED", summary.cause
+    folder = tmp_path / "lake" / "transformed" / summary.run_id / "interactions"
+    lines = "".join(path.read_text() for path in sorted(folder.glob("*.csv"))).splitlines()
+    assert lines[0] == "USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP"
+    assert {line.split(",")[2] for line in lines[1:]} == set(kinds)
+    first = hetrec_rows[1]
+    assert f"{first[0]},{first[1]},click,{float(first[2]):g},{int(first[3]) // 1000}" in lines

@@ -9,6 +9,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,10 @@ def test_local_report_shows_each_run_its_phases_rejects_metrics_and_plots_in_a_b
     failed, succeeded = _summary(lake, failed_id), _summary(lake, succeeded_id)
     assert (failed["status"], succeeded["status"]) == ("FAILED", "SUCCEEDED")
     assert [row[1] for row in seen.runs] == ["FAILED", "SUCCEEDED"]
+    # ordered by when the executions started, as the summaries record it in UTC
+    started = [datetime.fromisoformat(summary["started"]) for summary in (failed, succeeded)]
+    assert started[0] > started[1] and all(when.utcoffset() == timedelta(0) for when in started)
+    assert [row[2] for row in seen.runs] == [when.strftime("%Y-%m-%d %H:%M:%S") for when in started]
     assert seen.runs[0][4:9] == ["2,000", "40", "200", "3", "train (JobFailed)"]
     assert seen.title == f"recflow report: lake {lake.resolve()}"
 

@@ -28,7 +28,10 @@ def spark_etl(spark: Any, lake: Path, options: Any) -> tuple[list, list, dict]:
     uris = [f"file://{lake}/{key}" for key, _ in raw_files_in(lake)]
     raw, parquet, layouts = glue.read_inputs(spark, uris, f"file://{lake}/", options)
     interactions, rejects, report = glue.transform_dataframe(spark, raw, layouts, options, parquet)
-    return [tuple(row) for row in interactions.collect()], [row.asDict() for row in rejects.collect()], report
+    header_and_rows = [tuple(interactions.columns)] + [
+        tuple(str(value) for value in row) for row in interactions.collect()
+    ]
+    return header_and_rows, [row.asDict() for row in rejects.collect()], report
 
 
 def assert_same(spark: Any, lake: Path, options: Any) -> dict:
@@ -36,7 +39,7 @@ def assert_same(spark: Any, lake: Path, options: Any) -> dict:
     offline = run_etl(raw_files_in(lake), None, "parity", options)
 
     csv_lines = offline.interactions_csv.decode().split("\n")
-    duckdb_rows = [(user, item, int(ts)) for user, item, ts in (line.split(",") for line in csv_lines[1:-1])]
+    duckdb_rows = [tuple(line.split(",")) for line in csv_lines[:-1]]
     duckdb_rejects = [json.loads(line) for line in offline.rejects_jsonl.decode().split("\n") if line]
     assert spark_rows == duckdb_rows
     assert spark_rejects == duckdb_rejects
@@ -95,3 +98,44 @@ def test_named_columns_and_min_rating_give_the_same_result_on_both_engines(spark
     report = assert_same(spark, lake, options)
 
     assert (report["interactions"], report["below_min_rating"], report["rejected"]) == (1, 1, 2)
+
+
+def test_imported_event_type_and_value_give_the_same_csv_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    parquet = tmp_path / "p.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            "COPY (SELECT * FROM (VALUES (1, 'p1', 1714557600, 'click', 4.5), (1, 'p2', 1714557600, NULL, 2.0), "
+            "(2, 'p1', 1714557600, 'buy', NULL)) AS t(user_id, item_id, ts, kind, weight)) "
+            f"TO '{parquet}' (FORMAT PARQUET)"
+        )
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "raw/events.tsv": b"userID\tmovieID\tkind\tweight\ttimestamp\textra\n"
+            b"75\t3\tclick\t4.50\t1162160236000\tx\n75\t3\tclick\t+4.5\t1162160236\ty\n"
+            b"75\t3\twatch it\t4.5\t1162160236\tz\n76\t3\t\t1\t1162160236\t\n76\t4\tbuy\tfive\t1162160236\t\n"
+            b"76\t5\tadd  to cart\t-0.0\t1162160236\t\n77\t5\tbuy\t-03.250\t1162160236\t\n",
+            "raw/events.jsonl": b'{"user_id": 8, "item_id": "j1", "ts": "2024-05-01", "kind": "view", "weight": 1}\n'
+            b'{"user_id": 8, "item_id": "j2", "ts": 1714557600, "weight": 2.5}\n'
+            b'{"user_id": 8, "item_id": "j3", "ts": 1714557600, "kind": "view", "weight": "7"}\n',
+            "raw/p.parquet": parquet.read_bytes(),
+        },
+    )
+    options = glue.parse_options(
+        {"timestamp_column": "", "event_type_column": "kind", "event_value_column": "weight", "min_rating": "1"}
+    )
+
+    report = assert_same(spark, lake, options)
+
+    offline = run_etl(raw_files_in(lake), None, "parity", options)
+    spark_rows, _, _ = spark_etl(spark, lake, options)
+    assert offline.interactions_csv.decode().splitlines()[0] == "USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP"
+    assert ("75", "3", "click", "4.5", "1162160236") in spark_rows
+    assert ("75", "3", "watch it", "4.5", "1162160236") in spark_rows
+    assert ("77", "5", "buy", "-3.25", "1162160236") not in spark_rows  # below MinRating
+    assert report["rejects_by_reason"] == {
+        "empty event type": 3,
+        "weight is not a number": 2,
+        "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces": 1,
+    }
+    assert (report["interactions"], report["below_min_rating"]) == (5, 1)

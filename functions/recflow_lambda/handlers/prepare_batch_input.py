@@ -1,4 +1,4 @@
-"""prepare_batch_input: write the users (or items) the batch inference job scores."""
+"""prepare_batch_input: put in place the users (or items) the batch inference job scores."""
 
 from typing import Any
 
@@ -18,5 +18,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_input = prepare_batch_input(
         request.run_id, settings.data_bucket, settings.recipe_arn, settings.batch_users_key
     )
-    logger.info("batch input written", extra=batch_input.model_dump())
+    logger.info("batch input in place", extra=batch_input.model_dump())
     return batch_input.model_dump()

@@ -235,7 +235,11 @@ def test_min_rating_filters_on_the_mapped_event_value() -> None:
 
     result = run_etl([("raw/a.csv", body)], 3.0, "run-1", options(event_value_column="stars"))
 
-    assert rows(result) == ["75,4,1162160236"]
+    # EventValueColumn set: the value is imported too (the schema has EVENT_VALUE).
+    assert result.interactions_csv.decode().splitlines() == [
+        "USER_ID,ITEM_ID,EVENT_VALUE,TIMESTAMP",
+        "75,4,5,1162160236",
+    ]
     assert result.report["below_min_rating"] == 1
 
 

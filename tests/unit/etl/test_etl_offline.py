@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recflow.offline import etl
-from recflow.offline.etl import raw_files_in, run_etl, split_into_chunks
+from recflow.offline.etl import file_lines, raw_files_in, run_etl
 from recflow.synthetic import generate
 
 HEADER = b"userID\tmovieID\trating\ttimestamp\n"
@@ -144,17 +144,25 @@ def test_no_raw_files_give_a_header_and_zero_counts() -> None:
     ],
 )
 def test_files_split_into_lines_like_spark_reads_them(data: bytes, lines: list[str]) -> None:
-    chunks = split_into_chunks(data)
-    assert ("\n".join(chunks).split("\n") if chunks else []) == lines
+    assert file_lines(data).to_pylist() == lines
 
 
-def test_small_chunks_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_characters_split_by_a_block_edge_stay_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(etl, "SCAN_BLOCK", 2)  # every multi-byte character below straddles a block edge
+
+    assert file_lines("é€😀\nx€".encode()).to_pylist() == ["é€😀", "x€"]
+    assert file_lines("é€".encode() + b"\xff\n\xe2\x82").to_pylist() == ["é€\ufffd", "\ufffd"]
+
+
+def test_small_blocks_and_batches_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
     body = HEADER + b"".join(f"{u}\t{u % 7}\t3\t{1162160236 + u}\n".encode() for u in range(200)) + b"\n\nx\n"
-    whole = run_etl([("raw/a.dat", body)], None, "run-1")
+    whole = run_etl([("raw/a.dat", body), ("raw/b.dat", body)], None, "run-1")
 
-    monkeypatch.setattr(etl, "CHUNK_CHARS", 7)
-    assert len(split_into_chunks(body)) > 100
-    assert run_etl([("raw/a.dat", body)], None, "run-1") == whole
+    # LFs found 7 bytes at a time, lines handed to DuckDB 3 at a time: block and batch edges fall mid-line.
+    monkeypatch.setattr(etl, "SCAN_BLOCK", 7)
+    monkeypatch.setattr(etl, "BATCH_LINES", 3)
+    assert file_lines(body).to_pylist() == body.decode().removesuffix("\n").split("\n")
+    assert run_etl([("raw/a.dat", body), ("raw/b.dat", body)], None, "run-1") == whole
 
 
 def test_objects_are_the_lake_keys_the_glue_job_writes(tmp_path: Path) -> None:
@@ -163,6 +171,8 @@ def test_objects_are_the_lake_keys_the_glue_job_writes(tmp_path: Path) -> None:
     objects = result.objects()
     assert sorted(objects) == [
         "rejects/run-1/part-00000.json",
+        "transformed/run-1/batch_input/items/part-00000.json",
+        "transformed/run-1/batch_input/users/part-00000.json",
         "transformed/run-1/interactions/part-00000.csv",
         "transformed/run-1/report.json",
     ]

@@ -1,11 +1,17 @@
+import json
+
 import boto3
 import pytest
 from lambda_env import BUCKET, REGION, RUN_ID
+from recflow_lambda.clients import s3_client
 from recflow_lambda.errors import DataCheckFailed, InputNotFound
 from recflow_lambda.handlers import prepare_batch_input
 
-INTERACTIONS = f"transformed/{RUN_ID}/interactions/"
+ETL_INPUT = f"transformed/{RUN_ID}/batch_input/"
+REPORT = f"transformed/{RUN_ID}/report.json"
 OUTPUT = f"batch_users_input/{RUN_ID}/"
+USERS = '{"userId":"190"}\n{"userId":"75"}\n{"userId":"8"}\n'
+ITEMS = '{"itemId":"110"}\n{"itemId":"3"}\n{"itemId":"32"}\n{"itemId":"7"}\n'
 
 
 def put(key: str, text: str) -> None:
@@ -17,56 +23,86 @@ def read(key: str) -> str:
 
 
 @pytest.fixture
-def interactions(bucket):
-    """Two CSV parts sharing user 75 and item 3, plus the marker file Spark writes."""
-    put(
-        INTERACTIONS + "part-00000.csv",
-        "USER_ID,ITEM_ID,TIMESTAMP\n75,3,1162160236\n75,32,1162160624\n8,3,1162160300\n",
-    )
-    put(
-        INTERACTIONS + "part-00001.csv",
-        "USER_ID,ITEM_ID,TIMESTAMP\r\n190,3,1162160236\r\n75,110,1162160700\r\n",
-    )
-    put(INTERACTIONS + "_SUCCESS", "")
+def s3_requests(bucket) -> list[tuple[str, str]]:
+    """(operation, key) of every S3 request the function's own client makes."""
+    requests: list[tuple[str, str]] = []
+
+    def record(params, model, **_):
+        requests.append((model.name, params.get("Key") or params.get("Prefix", "")))
+
+    s3_client().meta.events.register("provide-client-params.s3", record)
+    return requests
 
 
-def test_every_distinct_user_of_the_run_is_written_as_json_lines(interactions, load_event, lambda_context):
-    # When prepare_batch_input runs with BATCH_USERS_KEY empty
+@pytest.fixture
+def etl_output(bucket):
+    """What the ETL writes for the run besides the interactions (no interactions CSV at all here): the
+    report, and the users and items batch inputs as Spark names its part files."""
+    put(REPORT, json.dumps({"run_id": RUN_ID, "interactions": 5, "users": 3, "items": 4}))
+    put(ETL_INPUT + "users/part-00000-5f0c2a1e-c000.json", USERS)
+    put(ETL_INPUT + "items/part-00000-5f0c2a1e-c000.json", ITEMS)
+
+
+def test_every_user_is_copied_from_the_etl_output_without_reading_it(
+    etl_output, s3_requests, load_event, lambda_context
+):
+    # When prepare_batch_input runs with BATCH_USERS_KEY empty, and no interactions CSV exists
     result = prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
-    # Then every distinct USER_ID of every part is one {"userId": ...} line
+    # Then the ETL's users file is copied unchanged, and the record count is the report's users
     assert result == {"s3_uri": f"s3://{BUCKET}/{OUTPUT}users.json", "records": 3, "kind": "userId"}
-    assert read(OUTPUT + "users.json") == '{"userId": "190"}\n{"userId": "75"}\n{"userId": "8"}\n'
+    assert read(OUTPUT + "users.json") == USERS
+    # And the only object it read is the report: the users file was copied server-side
+    assert s3_requests == [
+        ("GetObject", REPORT),
+        ("ListObjectsV2", ETL_INPUT + "users/"),
+        ("CopyObject", OUTPUT + "users.json"),
+    ]
 
 
 @pytest.mark.parametrize("recipe", ["aws-similar-items", "aws-sims"])
-def test_related_items_recipes_get_every_distinct_item(interactions, load_event, lambda_context, monkeypatch, recipe):
+def test_related_items_recipes_get_every_item_copied(etl_output, load_event, lambda_context, monkeypatch, recipe):
     monkeypatch.setenv("RECIPE_ARN", f"arn:aws:personalize:::recipe/{recipe}")
 
     result = prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
-    assert result == {"s3_uri": f"s3://{BUCKET}/{OUTPUT}users.json", "records": 3, "kind": "itemId"}
-    assert read(OUTPUT + "users.json") == '{"itemId": "110"}\n{"itemId": "3"}\n{"itemId": "32"}\n'
+    assert result == {"s3_uri": f"s3://{BUCKET}/{OUTPUT}items.json", "records": 4, "kind": "itemId"}
+    assert read(OUTPUT + "items.json") == ITEMS
 
 
-def test_a_run_without_interactions_csv_is_input_not_found(bucket, load_event, lambda_context):
-    put(INTERACTIONS + "_SUCCESS", "")
+def test_a_run_whose_etl_wrote_no_batch_input_is_input_not_found(bucket, load_event, lambda_context):
+    put(REPORT, json.dumps({"run_id": RUN_ID, "users": 3, "items": 4}))
+    put(f"transformed/{RUN_ID}/interactions/part-00000.csv", "USER_ID,ITEM_ID,TIMESTAMP\n75,3,1162160236\n")
 
-    with pytest.raises(InputNotFound, match=f"No interactions CSV exists under s3://{BUCKET}/{INTERACTIONS}"):
+    with pytest.raises(InputNotFound) as raised:
+        prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
+
+    assert str(raised.value) == (
+        f"The ETL of run {RUN_ID} wrote no batch input under s3://{BUCKET}/{ETL_INPUT}users/; rerun the ETL "
+        "(an ETL older than this function does not write it)."
+    )
+
+
+def test_a_run_without_a_report_is_input_not_found(bucket, load_event, lambda_context):
+    put(ETL_INPUT + "users/part-00000.json", USERS)
+
+    with pytest.raises(InputNotFound, match=f"The ETL report s3://{BUCKET}/{REPORT} does not exist"):
         prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
 
-def test_a_csv_without_the_id_column_fails(bucket, load_event, lambda_context):
-    put(INTERACTIONS + "part-00000.csv", "USER,ITEM_ID,TIMESTAMP\n75,3,1162160236\n")
+def test_several_part_files_are_refused_rather_than_half_scored(etl_output, load_event, lambda_context):
+    put(ETL_INPUT + "users/part-00001-5f0c2a1e-c000.json", '{"userId":"9"}\n')
 
-    with pytest.raises(DataCheckFailed, match="part-00000.csv has no USER_ID column in its header"):
+    with pytest.raises(DataCheckFailed, match="wrote 2 batch input files under .*users/ instead of one"):
         prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
 
-def test_a_row_without_a_user_is_reported_not_dropped(bucket, load_event, lambda_context):
-    put(INTERACTIONS + "part-00000.csv", "USER_ID,ITEM_ID,TIMESTAMP\n75,3,1162160236\n,4,1162160236\n")
+@pytest.mark.parametrize("report", [{"run_id": RUN_ID, "users": 0, "items": 0}, {"run_id": RUN_ID, "items": 4}])
+def test_a_report_without_users_to_score_fails_the_data_check(bucket, load_event, lambda_context, report):
+    put(REPORT, json.dumps(report))
+    put(ETL_INPUT + "users/part-00000.json", USERS)
 
-    with pytest.raises(DataCheckFailed, match="Line 3 of .*part-00000.csv has an empty USER_ID"):
+    with pytest.raises(DataCheckFailed, match="has no users to score|has no valid users and items counts"):
         prepare_batch_input.handler(load_event("prepare_batch_input"), lambda_context)
 
 

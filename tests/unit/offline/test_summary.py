@@ -1,12 +1,18 @@
 """The run summary reads phases, polls and the failure from the execution history."""
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from recflow.execution_history import phase_of_state, polls_by_phase, wall_seconds_by_phase
-from recflow.offline.summary import _job_phases
+from recflow.offline.clock import SimClock
+from recflow.offline.glue_local import GlueLocal
+from recflow.offline.summary import _job_phases, build_summary
+from recflow.personalize_local.backend import PersonalizeBackend
+from recflow.personalize_local.trainer import default_trainer
+from recflow.run_summary import Summary
 
 START = datetime(2026, 1, 1)
 
@@ -94,3 +100,39 @@ def test_a_failed_job_reports_the_status_personalize_ended_it_in_and_its_polls()
         4,
     )
     assert phases["import"].status == phases["batch"].status == "NOT_STARTED"
+
+
+def test_the_summary_records_when_the_execution_started_in_utc_and_what_its_states_last_output(tmp_path):
+    # Given an execution started at 10:00 in UTC+2 that failed in training, with no ETL run and no Personalize jobs
+    started = datetime(2026, 3, 1, 10, 0, 0, 250_000, tzinfo=timezone(timedelta(hours=2)))
+    arn = "arn:aws:states:us-east-1:123456789012:execution:machine:ratings-1"
+    history = _history(["Check data", "Start training", "Training failed"])
+    history[1]["stateExitedEventDetails"]["output"] = json.dumps({"data": {"users": 30}, "failed": None})
+    history[3]["stateExitedEventDetails"]["output"] = json.dumps(
+        {"training": {"arn": "t", "status": "CREATE PENDING", "waited_seconds": 0}}
+    )
+    history[5]["stateExitedEventDetails"]["output"] = json.dumps({"failed": {"phase": "train"}})
+    execution = {"name": "ratings-1", "status": "FAILED", "startDate": started, "executionArn": arn}
+    clock = SimClock(start=0)
+    personalize = PersonalizeBackend(
+        "123456789012", "us-east-1", clock=clock, s3=lambda: None, schemas=lambda _: None, trainer=default_trainer()
+    )
+    # When the summary is built and written
+    summary = build_summary(history, execution, 1.234, GlueLocal(clock), personalize, lake_keys=[])
+    written = Summary.model_validate_json(summary.write(tmp_path).read_bytes())
+    # Then it started at 08:00 UTC, on disk too, and the phases come from the states' newest outputs
+    assert written.started == datetime(2026, 3, 1, 8, 0, 0, 250_000, tzinfo=UTC)
+    assert written.started.utcoffset() == timedelta(0)
+    assert (written.run_id, written.status, written.wall_seconds, written.failed_phase) == (
+        "ratings-1",
+        "FAILED",
+        1.23,
+        "train",
+    )
+    assert written.counts == {"users": 30}
+    assert {phase: p.status for phase, p in written.phases.items()} == {
+        "etl": "NOT_STARTED",
+        "import": "NOT_STARTED",
+        "train": "CREATE PENDING",
+        "batch": "NOT_STARTED",
+    }

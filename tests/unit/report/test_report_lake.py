@@ -2,13 +2,16 @@
 
 import json
 import os
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from recflow.offline.summary import Phase, Summary
 from recflow.report.lake import load_lake
 from recflow.report.model import PHASES, ReportError
+from recflow.run_summary import Phase, Summary
 
 RUN = "ratings-0123456789ab"
 
@@ -17,6 +20,7 @@ def _summary(run_id: str, **changes) -> Summary:
     fields = {
         "run_id": run_id,
         "status": "FAILED",
+        "started": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
         "wall_seconds": 7.5,
         "state_transitions": 40,
         "phases": {
@@ -55,6 +59,7 @@ def test_a_run_summary_reads_with_its_phases_counts_rejects_failure_and_data(tmp
     (run,) = load_lake(lake, 10).runs
 
     assert (run.run_id, run.status, run.seconds) == (RUN, "FAILED", 7.5)
+    assert run.started == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert (run.failed_phase, run.error, run.cause) == (
         "train",
         "JobFailed",
@@ -78,16 +83,25 @@ def test_a_run_summary_reads_with_its_phases_counts_rejects_failure_and_data(tmp
     assert run.metrics == {}
 
 
-def test_runs_come_newest_first_and_last_keeps_the_newest(tmp_path):
+def _set_mtime(path: Path, when: datetime) -> None:
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
+def test_runs_come_newest_started_first_whatever_their_files_times_and_last_keeps_the_newest(tmp_path):
+    # Given a run started a minute after the first one, whose summary.json was written before the first's
     lake = _lake(tmp_path)
-    newer = _summary("newer-run", status="SUCCEEDED", failed_phase=None, error=None, metrics={"coverage": 0.5})
-    path = newer.write(lake)
-    old = lake / "runs" / RUN / "summary.json"
-    os.utime(old, (path.stat().st_mtime - 60, path.stat().st_mtime - 60))
+    later = datetime(2026, 3, 1, 8, 1, tzinfo=UTC)
+    newer = _summary("newer-run", started=later, status="SUCCEEDED", failed_phase=None, error=None)
+    path = newer.model_copy(update={"metrics": {"coverage": 0.5}}).write(lake)
+    _set_mtime(path, datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    _set_mtime(lake / "runs" / RUN / "summary.json", datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
 
     report = load_lake(lake, 10)
 
-    assert [run.run_id for run in report.runs] == ["newer-run", RUN]
+    assert [(run.run_id, run.started) for run in report.runs] == [
+        ("newer-run", later),
+        (RUN, datetime(2026, 3, 1, 8, 0, tzinfo=UTC)),
+    ]
     assert report.metric_names == ["coverage"]
     assert [run.run_id for run in load_lake(lake, 1).runs] == ["newer-run"]
     # A run without its transformed data still reads, with no data
@@ -97,6 +111,45 @@ def test_runs_come_newest_first_and_last_keeps_the_newest(tmp_path):
         "items": 2,
         "rejected": 1,
     }
+
+
+def test_a_summary_written_before_started_existed_is_dated_by_its_file_less_its_wall_time(tmp_path):
+    # Given a summary.json without "started" (written at 08:00:30 after a 7.5 s run) next to one started at 08:00:25
+    lake = _lake(tmp_path)
+    old = lake / "runs" / RUN / "summary.json"
+    fields = json.loads(old.read_text())
+    del fields["started"]
+    old.write_text(json.dumps(fields))
+    _set_mtime(old, datetime(2026, 3, 1, 8, 0, 30, tzinfo=UTC))
+    _summary("between", started=datetime(2026, 3, 1, 8, 0, 25, tzinfo=UTC)).write(lake)
+
+    report = load_lake(lake, 10)
+
+    # Then the old run started at 08:00:22.5 and comes after the run started at 08:00:25
+    assert [(run.run_id, run.started) for run in report.runs] == [
+        ("between", datetime(2026, 3, 1, 8, 0, 25, tzinfo=UTC)),
+        (RUN, datetime(2026, 3, 1, 8, 0, 22, 500_000, tzinfo=UTC)),
+    ]
+    assert report.runs[1].counts["interactions"] == 3
+
+
+def test_a_broken_summary_fails_the_report_only_when_it_is_among_the_runs_shown(tmp_path):
+    lake = _lake(tmp_path)
+    broken = lake / "runs" / "broken" / "summary.json"
+    broken.parent.mkdir()
+    broken.write_text("{}")
+    _set_mtime(broken, datetime(2026, 3, 1, 7, 0, tzinfo=UTC))  # dated by its file: before RUN started
+
+    assert [run.run_id for run in load_lake(lake, 1).runs] == [RUN]
+    with pytest.raises(ReportError, match=r"broken/summary.json is not a run summary \(run_id: Field required\)"):
+        load_lake(lake, 2)
+
+
+def test_loading_the_lake_report_does_not_import_moto():
+    # The report reads summary.json with the model alone: the offline runtime's summary module loads moto (seconds)
+    code = "import sys, recflow.report.lake; print(sorted(m for m in sys.modules if m.split('.')[0] == 'moto'))"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "[]"
 
 
 def test_a_missing_lake_one_without_runs_and_a_broken_summary_are_one_sentence_each(tmp_path):
