@@ -495,47 +495,91 @@ split_lines AS (
         CASE WHEN layout.format = 'text' THEN split(cleaned.text, layout.split_pattern) END AS parts
     FROM cleaned
     LEFT JOIN file_layouts AS layout ON cleaned.source = layout.source
+),
+cut AS (
+    SELECT
+        source,
+        line_number,
+        line,
+        text,
+        coalesce(format, 'text') AS format,
+        line_number = header_line AS is_header_line,
+        user_header,
+        value_name,
+        CASE
+            WHEN format = 'jsonl' THEN
+                CASE
+                    WHEN substring(ltrim(text), 1, 1) <> '{' OR get_json_object(text, '$') IS NULL
+                        THEN 'not a JSON object'
+                END
+            WHEN size(parts) <> field_count THEN concat(
+                fields_reason, ', found ', CAST(size(parts) AS STRING),
+                CASE WHEN instr(text, '"') > 0 THEN ' (a quoted field cannot hold the delimiter)' ELSE '' END
+            )
+        END AS shape_problem,
+        CASE
+            WHEN format = 'jsonl' THEN coalesce(get_json_object(text, user_path), '')
+            ELSE element_at(parts, user_pos)
+        END AS user_id,
+        CASE
+            WHEN format = 'jsonl' THEN coalesce(get_json_object(text, item_path), '')
+            ELSE element_at(parts, item_pos)
+        END AS item_id,
+        CASE
+            WHEN format = 'jsonl' THEN coalesce(get_json_object(text, timestamp_path), '')
+            ELSE element_at(parts, timestamp_pos)
+        END AS timestamp_text,
+        CASE
+            WHEN value_name IS NULL THEN NULL
+            WHEN format = 'jsonl' THEN coalesce(get_json_object(text, value_path), '')
+            ELSE element_at(parts, value_pos)
+        END AS value_text,
+        CASE
+            WHEN type_pos IS NULL AND type_path IS NULL THEN NULL
+            WHEN format = 'jsonl' THEN coalesce(get_json_object(text, type_path), '')
+            ELSE element_at(parts, type_pos)
+        END AS type_text
+    FROM split_lines
 )
+-- A quoted text field ("75", as CSV writers quote) is read without its quotes, a doubled quote inside
+-- standing for one; a quoted field holding the delimiter or a line break splits, and is rejected by its
+-- field count.
 SELECT
     source,
     line_number,
     line,
     text,
-    coalesce(format, 'text') AS format,
-    line_number = header_line AS is_header_line,
+    format,
+    is_header_line,
     user_header,
     value_name,
+    shape_problem,
     CASE
-        WHEN format = 'jsonl' THEN
-            CASE
-                WHEN substring(ltrim(text), 1, 1) <> '{' OR get_json_object(text, '$') IS NULL
-                    THEN 'not a JSON object'
-            END
-        WHEN size(parts) <> field_count THEN concat(fields_reason, ', found ', CAST(size(parts) AS STRING))
-    END AS shape_problem,
-    CASE
-        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, user_path), '')
-        ELSE element_at(parts, user_pos)
+        WHEN format = 'text' AND user_id LIKE '"%"'
+            THEN replace(substring(user_id, 2, length(user_id) - 2), '""', '"')
+        ELSE user_id
     END AS user_id,
     CASE
-        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, item_path), '')
-        ELSE element_at(parts, item_pos)
+        WHEN format = 'text' AND item_id LIKE '"%"'
+            THEN replace(substring(item_id, 2, length(item_id) - 2), '""', '"')
+        ELSE item_id
     END AS item_id,
     CASE
-        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, timestamp_path), '')
-        ELSE element_at(parts, timestamp_pos)
+        WHEN format = 'text' AND timestamp_text LIKE '"%"'
+            THEN replace(substring(timestamp_text, 2, length(timestamp_text) - 2), '""', '"')
+        ELSE timestamp_text
     END AS timestamp_text,
     CASE
-        WHEN value_name IS NULL THEN NULL
-        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, value_path), '')
-        ELSE element_at(parts, value_pos)
+        WHEN format = 'text' AND value_text LIKE '"%"'
+            THEN replace(substring(value_text, 2, length(value_text) - 2), '""', '"')
+        ELSE value_text
     END AS value_text,
     CASE
-        WHEN type_pos IS NULL AND type_path IS NULL THEN NULL
-        WHEN format = 'jsonl' THEN coalesce(get_json_object(text, type_path), '')
-        ELSE element_at(parts, type_pos)
+        WHEN format = 'text' AND type_text LIKE '"%"'
+            THEN replace(substring(type_text, 2, length(type_text) - 2), '""', '"')
+        ELSE type_text
     END AS type_text
-FROM split_lines
+FROM cut
 """
 
 # The Parquet records, cut by each engine into parquet_records(source, line_number, user_id, item_id,

@@ -22,7 +22,7 @@ ID = re.compile(r"[A-Za-z0-9_.:@/+-]{1,256}")
 RATING = re.compile(r"[+-]?[0-9]{1,9}(\.[0-9]{1,9})?")
 ID_REASON = "id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"
 
-IDS = ["75", "", "userID", "a,b", '"q"', "x y", "\u00e9", "u" * 256, "u" * 257, "id:1/2+3_x-y.z@w"]
+IDS = ["75", "", "userID", "a,b", '"q"', "x y", "\u00e9", "u" * 256, "u" * 257, "id:1/2+3_x-y.z@w", '"', '"a""b"']
 RATINGS = ["4", "4.5", "", "4.", ".5", "+4", "-1", "NaN", "1e3", " 4", "1234567890", "0.0000000001"]
 TIMESTAMPS = [
     *("1162160236000", "1162160236", "", "0", "00", "-5", "1.5e12", "12 ", "12\u2028", "9" * 20),
@@ -48,14 +48,20 @@ def grid_file() -> bytes:
     return ("\n".join([HEADER, *grid()]) + "\n").encode()
 
 
+def unquoted(field: str) -> str:
+    """A field in quotes is read without them, a doubled quote inside standing for one."""
+    return field[1:-1].replace('""', '"') if len(field) >= 2 and field[0] == field[-1] == '"' else field
+
+
 def expected(line: str) -> tuple[str, str | None]:
     """(kind, reason) by the rules in the Glue script's docstring and SQL comments."""
     text = line[1:] if line.startswith("\ufeff") else line
     text = text[:-1] if text.endswith("\r") else text
-    fields = text.split("\t")
+    fields = [unquoted(field) for field in text.split("\t")]
     reason = None
     if len(fields) != 4:
         reason = f"expected 4 tab-separated fields, found {len(fields)}"
+        reason += " (a quoted field cannot hold the delimiter)" if '"' in text else ""
     elif fields[0] == "":
         reason = "empty user id"
     elif fields[1] == "":

@@ -103,7 +103,12 @@ def test_bom_crlf_header_blank_and_duplicates_are_handled_and_counted(spark: Any
         ("75,3,1,1162160236000", "expected 4 tab-separated fields, found 1"),
         ("\t3\t1\t1162160236000", "empty user id"),
         ("75\t\t1\t1162160236000", "empty item id"),
-        ('"75"\t3\t1\t1162160236000', "user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
+        ('"7"5"\t3\t1\t1162160236000', "user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
+        ('"75\t3"\t1\t1162160236000', "user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
+        (
+            '"7\t5"\t3\t1\t1162160236000',
+            "expected 4 tab-separated fields, found 5 (a quoted field cannot hold the delimiter)",
+        ),
         ("75\t3,4\t1\t1162160236000", "item id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
         ("75\t3\tgood\t1162160236000", "rating is not a number"),
         ("75\t3\t1\tyesterday", "timestamp is not a positive integer"),

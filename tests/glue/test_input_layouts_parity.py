@@ -139,3 +139,19 @@ def test_imported_event_type_and_value_give_the_same_csv_on_both_engines(spark: 
         "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces": 1,
     }
     assert (report["interactions"], report["below_min_rating"]) == (5, 1)
+
+
+def test_quoted_fields_give_the_same_result_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "raw/quoted.csv": b'"userID","movieID","rating","timestamp"\n"75","3","1","2006-11-29 21:17:16"\n'
+            b'75,"32",4.5,1162160624000\n"Smith, J","4","1","1162160236000"\n"a""b","5","1","1162160236000"\n'
+            b'"76","""","1","1162160236000"\n"77","6","",""\n',
+            "raw/quoted.tsv": b'"user_id"\t"item_id"\t"ts"\n"8"\t"t1"\t"1714557600"\n',
+        },
+    )
+
+    report = assert_same(spark, lake, glue.EtlOptions())
+
+    assert (report["interactions"], report["rejected"]) == (3, 4)

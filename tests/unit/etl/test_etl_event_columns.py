@@ -84,7 +84,7 @@ def test_an_event_type_found_by_its_common_name_is_neither_checked_nor_imported(
         ("add  to cart", "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces"),
         (" click", "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces"),
         ("x" * 257, "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces"),
-        ('"click"', "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces"),
+        ('click"', "event type is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + - and single spaces"),
     ],
 )
 def test_a_bad_event_type_rejects_the_line_with_its_reason(kind: str, reason: str) -> None:

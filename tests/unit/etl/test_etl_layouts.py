@@ -312,3 +312,24 @@ def test_bad_options_are_one_clear_sentence() -> None:
         options(input_format="xlsx")
     with pytest.raises(ValueError, match=r"^--max_rejected_share must be a number from 0 to 1, got '2'\.$"):
         options(max_rejected_share="2")
+
+
+def test_quoted_fields_are_read_without_their_quotes_and_never_split_into_other_columns() -> None:
+    body = (
+        b'"userID","movieID","rating","timestamp"\n'
+        b'"75","3","1","2006-11-29 21:17:16"\n'  # a quoted time with a space, as CSV writers write it
+        b'75,"32",4.5,1162160624000\n'  # quoting may vary by field
+        b'"Smith, J","4","1","1162160236000"\n'  # a quoted comma splits: rejected by its field count
+        b'"a""b","5","1","1162160236000"\n'  # a doubled quote is a quote: not an id character
+        b'"userID","movieID","rating","timestamp"\n'  # a second, quoted header (concatenated files)
+    )
+
+    result = run_etl([("raw/quoted.csv", body)], None, "run-1")
+
+    assert rows(result) == ["75,32,1162160624", "75,3,1164835036"]
+    assert [(reject["line_number"], reject["reason"]) for reject in rejects(result)] == [
+        (4, "expected 4 comma-separated fields, found 5 (a quoted field cannot hold the delimiter)"),
+        (5, "user id is not 1-256 characters of A-Z a-z 0-9 _ . : @ / + -"),
+    ]
+    assert rejects(result)[0]["line"] == '"Smith, J","4","1","1162160236000"'
+    assert result.report["header_lines"] == 2

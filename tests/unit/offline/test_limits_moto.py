@@ -114,7 +114,8 @@ def test_what_an_aws_call_keeps_in_moto_is_not_the_functions_memory(aws: Any, ha
     # Then the function's memory is its runtime, its own 40 MB body and the request it builds, not moto's copy
     (usage,) = _usage(ext)
     assert function_error is None
-    assert 40 < usage["memory_mb"] - _baseline(ext) < 55
+    # (at least the body's pages, less what other threads of this process may free meanwhile)
+    assert 38 < usage["memory_mb"] - _baseline(ext) < 55
 
 
 def _definition(catch: list[str]) -> dict[str, Any]:
