@@ -7,20 +7,13 @@ from typing import Any
 import avro.schema
 import boto3
 import pytest
-from moto import mock_aws
-from recflow_lambda.clients import clear_clients
+from offline_aws import offline_aws
 
 from recflow.offline.clock import SimClock
 from recflow.offline.etl import load_glue_script, run_etl
-from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import bucket_policy_conditions_as_aws, extended_moto
-from recflow.offline.runtime import _MOTO_CONFIG, offline_environment
 from recflow.offline.stack import TEMPLATE, Stack, deploy_stack
 from recflow.offline.template import REGION, Template
-from recflow.personalize_local.backend import PersonalizeBackend
 from recflow.personalize_local.schema import check_interactions_schema, parse_schema
-from recflow.personalize_local.settings import LocalSettings
-from recflow.personalize_local.trainer import default_trainer
 
 glue = load_glue_script()
 
@@ -42,30 +35,12 @@ COMBINATIONS = {
 @pytest.fixture(scope="module")
 def stacks() -> Iterator[dict[tuple[str, str], Stack]]:
     clock = SimClock(scale=0)
-    with offline_environment(), mock_aws(config=_MOTO_CONFIG):
-        clear_clients()
-        with (
-            extended_moto(
-                clock,
-                GlueLocal(clock).run,
-                lambda account, region, schemas: PersonalizeBackend(
-                    account,
-                    region,
-                    clock=clock,
-                    s3=lambda: boto3.client("s3", region_name=REGION),
-                    schemas=schemas,
-                    trainer=default_trainer(),
-                    settings=LocalSettings(),
-                ),
-            ),
-            bucket_policy_conditions_as_aws(),
-        ):
-            deployed = {}
-            for n, (event_type, event_value) in enumerate(COMBINATIONS):
-                parameters = {"EventTypeColumn": event_type, "EventValueColumn": event_value}
-                deployed[(event_type, event_value)] = deploy_stack(f"schema{n}", Template(TEMPLATE, parameters), clock)
-            yield deployed
-    clear_clients()
+    with offline_aws(clock):
+        deployed = {}
+        for n, (event_type, event_value) in enumerate(COMBINATIONS):
+            parameters = {"EventTypeColumn": event_type, "EventValueColumn": event_value}
+            deployed[(event_type, event_value)] = deploy_stack(f"schema{n}", Template(TEMPLATE, parameters), clock)
+        yield deployed
 
 
 def deployed_schema(stack: Stack) -> tuple[str, str]:

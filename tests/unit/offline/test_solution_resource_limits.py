@@ -4,40 +4,22 @@ either, it never answers, the resource fails and the stack rolls back."""
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import recflow_lambda.solution as solution
-from moto import mock_aws
-from recflow_lambda.clients import clear_clients
+from offline_aws import offline_aws
 from recflow_lambda.models import CustomResourceResponse
 
 from recflow.offline.clock import SimClock
 from recflow.offline.deployers import DeployError
-from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import bucket_policy_conditions_as_aws, extended_moto
-from recflow.offline.runtime import _MOTO_CONFIG, offline_environment
 from recflow.offline.stack import TEMPLATE, deploy_stack, describe_stack
-from recflow.offline.template import REGION, Template
-from recflow.personalize_local.backend import PersonalizeBackend
-from recflow.personalize_local.settings import LocalSettings
-from recflow.personalize_local.trainer import default_trainer
+from recflow.offline.template import Template
 
 
 @pytest.fixture
 def clock() -> Iterator[SimClock]:
     clock = SimClock(scale=0)
-
-    def backend(account: str, region: str, schemas: Any) -> PersonalizeBackend:
-        s3 = lambda: boto3.client("s3", region_name=REGION)  # noqa: E731
-        return PersonalizeBackend(
-            account, region, clock=clock, s3=s3, schemas=schemas, trainer=default_trainer(), settings=LocalSettings()
-        )
-
-    with offline_environment(), mock_aws(config=_MOTO_CONFIG):
-        clear_clients()
-        with extended_moto(clock, GlueLocal(clock).run, backend), bucket_policy_conditions_as_aws():
-            yield clock
-    clear_clients()
+    with offline_aws(clock):
+        yield clock
 
 
 def solution_function(**properties: int) -> Template:

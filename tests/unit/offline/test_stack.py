@@ -8,19 +8,15 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from recflow_lambda.clients import clear_clients
+from offline_aws import offline_aws
 
 from recflow.offline import sam
 from recflow.offline.clock import SimClock
 from recflow.offline.deployers import MOTO_DEPLOYS, DeployError, deployed_types, deployers
-from recflow.offline.glue_local import GlueLocal
-from recflow.offline.moto_extensions import ResourceRequest, bucket_policy_conditions_as_aws, extended_moto
+from recflow.offline.moto_extensions import ResourceRequest
 from recflow.offline.runtime import _MOTO_CONFIG, offline_environment
 from recflow.offline.stack import TEMPLATE, Stack, deploy_stack
 from recflow.offline.template import REGION, Template
-from recflow.personalize_local.backend import PersonalizeBackend
-from recflow.personalize_local.settings import LocalSettings
-from recflow.personalize_local.trainer import default_trainer
 
 ROOT = Path(__file__).resolve().parents[3]
 PERSONALIZE = "arn:aws:personalize:us-east-1:123456789012"
@@ -29,26 +25,8 @@ PERSONALIZE = "arn:aws:personalize:us-east-1:123456789012"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     clock = SimClock(scale=0)
-    with offline_environment(), mock_aws(config=_MOTO_CONFIG):
-        clear_clients()
-        with (
-            extended_moto(
-                clock,
-                GlueLocal(clock).run,
-                lambda account, region, schemas: PersonalizeBackend(
-                    account,
-                    region,
-                    clock=clock,
-                    s3=lambda: boto3.client("s3", region_name=REGION),
-                    schemas=schemas,
-                    trainer=default_trainer(),
-                    settings=LocalSettings(),
-                ),
-            ),
-            bucket_policy_conditions_as_aws(),
-        ):
-            yield deploy_stack("recflow", Template(TEMPLATE, {"Recipe": "aws-sims"}), clock)
-    clear_clients()
+    with offline_aws(clock):
+        yield deploy_stack("recflow", Template(TEMPLATE, {"Recipe": "aws-sims"}), clock)
 
 
 def client(service: str) -> Any:
