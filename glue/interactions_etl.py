@@ -280,6 +280,12 @@ def plan_file(
         return FileLayout(source, "parquet", None, resolve_columns(source, parquet_columns, options), parquet_columns)
     if compression:
         head = decompress_head(source, head)
+    binary = binary_content(head)
+    if binary:
+        raise InputLayoutError(
+            f"{source}: the file is binary, not text ({binary} in its first {min(len(head), HEAD_BYTES):,} bytes): "
+            "upload delimited text, JSON lines or Parquet, gzip-compressed or not."
+        )
     lines = [(number, line) for number, line in head_lines(head) if line.strip(" ") != ""]
     if not lines:
         if len(head) >= HEAD_BYTES:
@@ -291,6 +297,17 @@ def plan_file(
     return plan_text(source, header_number, header, lines[1:2], file_format, compression, options)
 
 
+def binary_content(head: bytes) -> str | None:
+    """What makes the head of a file binary rather than text, or None: more than a tenth of its characters
+    control characters (NUL included) or bytes that are not UTF-8. A few stray NUL or Latin-1 bytes in a text
+    file keep it text: their lines are read, and rejected if a field holds them."""
+    text = head.decode("utf-8", errors="replace")
+    odd = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\r\n"))
+    if text and odd * 10 > len(text):
+        return f"{odd:,} of {len(text):,} characters are control characters or not UTF-8"
+    return None
+
+
 def plan_json(source: str, first: str, compression: str | None, options: EtlOptions) -> FileLayout:
     try:
         record = json.loads(first)
@@ -298,8 +315,8 @@ def plan_json(source: str, first: str, compression: str | None, options: EtlOpti
         record = None
     if not isinstance(record, dict):
         raise InputLayoutError(
-            f"{source}: the first line is not a JSON object, so the file cannot be read as JSON lines "
-            f"(it starts {first[:60]!r}); set InputFormat if it is delimited text."
+            f"{source}: the first line is not a JSON object, so the file cannot be read as JSON lines; "
+            "set InputFormat if it is delimited text."
         )
     columns = [str(key) for key in record]
     resolved = resolve_columns(source, columns, options)
@@ -358,10 +375,15 @@ def detect_delimiter(source: str, header: str) -> str:
     best = max(counts.values())
     winners = [char for char, count in counts.items() if count == best]
     if best == 0 or len(winners) > 1:
-        found = "none" if best == 0 else " and ".join(DELIMITER_NAMES[char] for char in winners)
+        found = (
+            "no tab, comma, semicolon or pipe in it"
+            if best == 0
+            else f"{best} each of {' and '.join(DELIMITER_NAMES[char] for char in winners)}"
+        )
+        # The line itself is not quoted: in a file without a header it is an interaction.
         raise InputLayoutError(
-            f"{source}: cannot tell the delimiter from the header line {header[:120]!r} ({found} found): "
-            "set InputFormat to tsv, csv, semicolon or pipe."
+            f"{source}: cannot tell the delimiter from the header line ({len(header):,} characters, {found}): "
+            "set InputFormat to tsv, csv, semicolon or pipe, and start the file with a header line naming its columns."
         )
     return winners[0]
 
@@ -1018,6 +1040,90 @@ def check_report_adds_up(report: dict[str, Any]) -> None:
         raise RuntimeError(f"ETL report does not add up: {'; '.join(problems)}.")
 
 
+# --- whether the run can be imported at all -----------------------------------------------------------
+
+# Amazon Personalize's training minimums. functions/recflow_lambda/minimums.py holds the same numbers for
+# the local Personalize (Glue ships this file alone, so it cannot import them; tests/unit/etl/
+# test_run_rejection.py keeps the two equal). The ETL applies them before writing: a rejected run writes its
+# report (with the sentence as "rejection", which the data check raises) and its rejects, no interactions
+# and no batch input, so nothing of it can be imported.
+MIN_TRAINING_INTERACTIONS = 1000
+MIN_TRAINING_USERS = 25  # users with at least 2 interactions each
+MIN_SHARE_OF_USERS_WITH_2PLUS = 0.01
+
+
+def run_rejection(report: dict[str, Any], run_id: str, sources: list[str]) -> str | None:
+    """Why Amazon Personalize could not train on this run's data, as one sentence naming the files; None
+    when it could. sources: every raw file of the run, also those without a line (absent from the report)."""
+    files = report.get("files", {})
+    data_lines = report["lines_read"] - report["header_lines"] - report["blank_lines"]
+    if data_lines == 0:
+        described = [f"{source} {_without_data(files.get(source, {}))}" for source in sorted(sources)]
+        listing = "; ".join(described) or "raw/ is empty"
+        return f"Run {run_id} has no interactions to import: {listing}; upload data under raw/."
+    where = f"the rejected lines, with their line numbers, are under rejects/{run_id}/"
+    unreadable = [
+        f"{source}: all {counts['rejected']:,} lines rejected; {ranked_reasons(counts.get('top_reasons', {}))}"
+        + (f" — {counts['hint']}" if counts.get("hint") else "")
+        for source, counts in sorted(files.items())
+        if counts.get("data_lines", 0) > 0 and counts.get("rejected", 0) == counts.get("data_lines", 0)
+    ]
+    if unreadable:
+        return f"Run {run_id}: {' | '.join(unreadable)} ({where})."
+    share = report["rejected"] / data_lines
+    if report["rejected"] and share > report["max_rejected_share"]:
+        return (
+            f"Run {run_id}: {report['rejected']:,} of {data_lines:,} lines rejected ({share:.1%}); top reasons: "
+            f"{ranked_reasons(report['rejects_by_reason'])}. That is more than "
+            f"MaxRejectedShare={report['max_rejected_share']:g} allows: fix the files under raw/ or raise "
+            f"MaxRejectedShare ({where})."
+        )
+    of_files = f"of {named_files(report['source_files'])}"
+    if report["interactions"] < MIN_TRAINING_INTERACTIONS:
+        return (
+            f"Run {run_id} has {report['interactions']} interactions after the ETL {of_files} ({report['rejected']} "
+            f"lines rejected); Amazon Personalize needs at least {MIN_TRAINING_INTERACTIONS}: "
+            "upload more data under raw/."
+        )
+    if report["users_with_2plus"] < MIN_TRAINING_USERS:
+        return (
+            f"Run {run_id} has {report['users_with_2plus']} users with 2 or more interactions in the data {of_files}; "
+            f"Amazon Personalize needs at least {MIN_TRAINING_USERS}: upload more data under raw/."
+        )
+    if report["users"] and report["users_with_2plus"] / report["users"] < MIN_SHARE_OF_USERS_WITH_2PLUS:
+        return (
+            f"Run {run_id}: only {report['users_with_2plus']:,} of {report['users']:,} users in the data {of_files} "
+            f"have 2 or more interactions; Amazon Personalize needs at least {MIN_SHARE_OF_USERS_WITH_2PLUS:.0%}: "
+            "upload more interactions of the same users under raw/."
+        )
+    return None
+
+
+def _without_data(entry: dict[str, Any]) -> str:
+    if not entry.get("lines_read"):
+        return "is empty"
+    if entry.get("format") in DELIMITERS:  # a text file's first non-blank line is its header
+        return "has a header line but no data lines"
+    return "has no records" if entry.get("format") == "parquet" else "has only blank lines"
+
+
+def ranked_reasons(reasons: dict[str, int], top: int = TOP_REASONS) -> str:
+    ranked = sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))[:top]
+    return "; ".join(f'{lines:,} × "{reason}"' for reason, lines in ranked)
+
+
+def named_files(sources: list[str]) -> str:
+    """raw/a.dat, raw/a.dat and raw/b.dat, or raw/a.dat and 29 other files."""
+    if len(sources) <= 2:
+        return " and ".join(sources) or "no file"
+    return f"{sources[0]} and {len(sources) - 1:,} other files"
+
+
+def report_document(report: dict[str, Any], run_id: str, rejection: str | None) -> dict[str, Any]:
+    """What report.json holds: the report with its run id, and the rejection when the run has one."""
+    return {"run_id": run_id, **report, **({"rejection": rejection} if rejection else {})}
+
+
 def report_json(report: dict[str, Any]) -> str:
     """The text of report.json (the same on Glue and offline)."""
     return json.dumps(report, indent=2) + "\n"
@@ -1230,9 +1336,12 @@ def batch_input_dataframes(interactions_df: Any) -> dict[str, Any]:
     return frames
 
 
-def write_outputs(interactions_df: Any, rejects_df: Any, lake_uri: str, run_id: str) -> None:
+def write_outputs(interactions_df: Any, rejects_df: Any, lake_uri: str, run_id: str, rejected: bool = False) -> None:
     """Write the interactions CSV, the batch inputs and the rejects JSON lines under lake_uri (s3://bucket
-    or a file: URI)."""
+    or a file: URI); of a rejected run (run_rejection) only the rejects."""
+    if rejected:
+        rejects_df.write.mode("overwrite").json(f"{lake_uri}/rejects/{run_id}/")
+        return
     # Personalize imports every object under the interactions folder: no empty _SUCCESS marker there.
     hadoop_conf = interactions_df.sparkSession.sparkContext._jsc.hadoopConfiguration()
     hadoop_conf.set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
@@ -1282,12 +1391,13 @@ def main() -> None:
         spark, [f"s3://{bucket}/{key}" for key in keys], f"s3://{bucket}/", options, s3=s3
     )
     interactions, rejects, report = transform_dataframe(spark, raw_lines, layouts, options, parquet_records)
+    rejection = run_rejection(report, run_id, keys)
 
-    write_outputs(interactions, rejects, f"s3://{bucket}", run_id)
+    write_outputs(interactions, rejects, f"s3://{bucket}", run_id, rejected=rejection is not None)
     s3.put_object(
         Bucket=bucket,
         Key=f"transformed/{run_id}/report.json",
-        Body=report_json({"run_id": run_id, **report}).encode(),
+        Body=report_json(report_document(report, run_id, rejection)).encode(),
         ContentType="application/json",
     )
     job.commit()

@@ -21,12 +21,14 @@ JOB_CHECK_STATES: dict[JobPhase, str] = {
 }
 # The run phase of every state of statemachine/pipeline.asl.json (tests/unit/test_contracts.py checks it).
 STATE_PHASES: dict[str, RunPhase] = {
+    "Check your batch input": "data",
     "Transform raw interactions": "etl",
     "Did the ETL succeed?": "etl",
     "ETL did not succeed": "etl",
     "ETL job failed": "etl",
     "ETL failed": "etl",
     "Check data": "data",
+    "Is the batch input in place?": "data",
     "Prepare batch input": "data",
     "Data check failed": "data",
     "Start import": "import",

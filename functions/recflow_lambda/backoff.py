@@ -1,22 +1,21 @@
-"""Capped exponential backoff with deterministic equal jitter, for the job status pollers."""
+"""Deterministic jitter for the job status pollers: a wait is only ever shortened, never lengthened."""
 
 import hashlib
-
-# 2**32 times POLL_MIN_SECONDS is beyond any sensible cap; bounding the exponent keeps the integers small.
-_MAX_EXPONENT = 32
+import math
 
 
-def equal_jitter_seconds(seed: str, attempt: int, base_seconds: int, cap_seconds: int) -> int:
-    """Seconds to wait before poll number ``attempt`` (1 for the first poll).
+def shortened_seconds(seed: str, attempt: int, seconds: float, share: float) -> int:
+    """``seconds`` less a jitter of up to ``share`` of it, in whole seconds (at least 1).
 
-    The ceiling is min(cap, base * 2^(attempt-1)); half of it is fixed and half is jitter. The jitter
-    comes from sha256(seed, attempt) instead of a random generator (or Python's per-process salted
-    ``hash``), so a redriven or offline run waits exactly as long as the original.
+    Jitter spreads the polls of jobs that started together; taking it off the wait instead of adding it
+    keeps every wait within the lag bound it was computed for. The fraction comes from sha256(seed,
+    attempt) instead of a random generator (or Python's per-process salted ``hash``), so a redriven or
+    offline run waits exactly as long as the original.
     """
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
-    ceiling: int = min(cap_seconds, base_seconds * 2 ** min(attempt - 1, _MAX_EXPONENT))
+    if not 0 <= share < 1:
+        raise ValueError(f"the jitter share must be in [0, 1), got {share}")
     digest = hashlib.sha256(f"{seed}\n{attempt}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
-    half = ceiling / 2
-    return max(1, round(half + half * fraction))
+    return max(1, math.floor(seconds * (1 - share * fraction)))

@@ -20,6 +20,9 @@ from recflow_lambda.recipes import batch_kind
 
 # What the ETL calls each kind's batch input, and the report's count of its records.
 ETL_INPUT_NAMES: dict[BatchKind, str] = {"userId": "users", "itemId": "items"}
+# The tag on the pipeline's own copies under batch_users_input/<run-id>/: the bucket's ExpireRunBatchInput
+# lifecycle rule filters on it, so a user's BATCH_USERS_KEY file under the same prefix is never expired.
+RUN_COPY_TAG: dict[str, str] = {"recflow-retention": "run-output"}
 
 
 class _ReportCounts(BaseModel):
@@ -69,7 +72,7 @@ def _copy_etl_input(run_id: str, bucket: str, kind: BatchKind) -> BatchInput:
             "deploy the Glue script of this version and rerun the ETL."
         )
     key = input_key(run_id, f"{name}.json")
-    storage.copy_object(bucket, parts[0], key)
+    storage.copy_object(bucket, parts[0], key, tags=RUN_COPY_TAG)
     return BatchInput(s3_uri=storage.s3_uri(bucket, key), records=records, kind=kind)
 
 
@@ -103,7 +106,7 @@ def _copy_provided_input(run_id: str, bucket: str, users_key: str, kind: BatchKi
     if records == 0:
         raise DataCheckFailed(f"The batch input file {source} has no records.")
     key = input_key(run_id, PurePosixPath(users_key).name)
-    storage.copy_object(bucket, users_key, key)
+    storage.copy_object(bucket, users_key, key, tags=RUN_COPY_TAG)
     return BatchInput(s3_uri=storage.s3_uri(bucket, key), records=records, kind=kind)
 
 

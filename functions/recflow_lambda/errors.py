@@ -23,6 +23,11 @@ class PersonalizeThrottled(RecflowError):
     """Personalize answered ThrottlingException or LimitExceededException: retry later."""
 
 
+class PersonalizeResourceInUse(RecflowError):
+    """Personalize answered ResourceInUseException: a resource the call needs is busy (e.g. another import
+    into the dataset is in progress, or the solution is not ACTIVE yet): retry once it is free."""
+
+
 class JobFailed(RecflowError):
     """A Personalize job ended in CREATE FAILED."""
 
@@ -68,6 +73,7 @@ MATCHED_BY_NAME: tuple[type[RecflowError], ...] = (
     DataCheckFailed,
     InputNotFound,
     PersonalizeThrottled,
+    PersonalizeResourceInUse,
     JobFailed,
     JobStopped,
     DeadlineExceeded,

@@ -3,7 +3,7 @@
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from recflow_lambda import notify, personalize, storage
+from recflow_lambda import notify, personalize, phase_history, storage
 from recflow_lambda.errors import InputNotFound, InvalidEvent
 from recflow_lambda.job_status import ACTIVE
 from recflow_lambda.models import FinishRunEvent, LatestPointer, RunManifest
@@ -18,10 +18,13 @@ def output_prefix(run_id: str) -> str:
 
 
 def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime) -> RunManifest:
-    """Write ``recommendations/<run-id>/_SUCCESS``, then ``recommendations/latest.json``, then notify.
+    """Record the jobs' durations in ``history/``, write ``recommendations/<run-id>/_SUCCESS``, then
+    ``recommendations/latest.json``, then notify.
 
     The manifest is written only once the batch output is in place, and the pointer only after the
-    manifest, so a reader following latest.json always finds a complete run.
+    manifest, so a reader following latest.json always finds a complete run. The history is written just
+    before the manifest: a run that cannot record it fails before it publishes anything, not once published
+    (a retried FinishRun replaces its own entry).
     """
     for job in (event.import_job, event.training, event.batch):
         if job.status != ACTIVE:
@@ -49,6 +52,7 @@ def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime)
         output_prefix=prefix,
         output_keys=output_keys,
     )
+    phase_history.record_jobs(bucket, run_id, [event.import_job, event.training, event.batch])
     manifest_key = prefix + SUCCESS_NAME
     storage.put_json(bucket, manifest_key, manifest.model_dump())
     pointer = LatestPointer(run_id=run_id, prefix=prefix, manifest=manifest_key, finished_at=manifest.finished_at)

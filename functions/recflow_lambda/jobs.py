@@ -1,7 +1,8 @@
 """start_import, start_training, start_batch and check_job: the Personalize jobs of a run.
 
 Each job has a deterministic name, so a retried or redriven start finds the job the first attempt
-created (describe-or-create) instead of paying for a second one.
+created (describe-or-create) instead of paying for a second one. Each start also reads how long its phase
+took in recent successful runs (phase_history), which check_job's waits follow.
 """
 
 from recflow_lambda import personalize
@@ -9,6 +10,7 @@ from recflow_lambda.job_status import next_job_state
 from recflow_lambda.models import JobState
 from recflow_lambda.naming import Phase, job_name, personalize_arn
 from recflow_lambda.personalize import JobSnapshot
+from recflow_lambda.phase_history import read_expectation
 from recflow_lambda.settings import Settings, SolutionSettings
 
 
@@ -26,7 +28,7 @@ def start_import(run_id: str, settings: Settings) -> JobState:
         data_location=f"s3://{settings.data_bucket}/transformed/{run_id}/interactions/",
         role_arn=settings.personalize_role_arn,
     )
-    return _initial_state("import", name, job)
+    return _initial_state("import", name, job, settings)
 
 
 def start_training(run_id: str, settings: SolutionSettings) -> JobState:
@@ -40,7 +42,7 @@ def start_training(run_id: str, settings: SolutionSettings) -> JobState:
         solution_arn=settings.solution_arn,
         created_after=imported.created_at if imported else None,
     )
-    return _initial_state("train", name, job)
+    return _initial_state("train", name, job, settings)
 
 
 def start_batch(run_id: str, input_uri: str, solution_version_arn: str, settings: Settings) -> JobState:
@@ -55,7 +57,7 @@ def start_batch(run_id: str, input_uri: str, solution_version_arn: str, settings
         output_path=f"s3://{settings.data_bucket}/recommendations/{run_id}/",
         role_arn=settings.personalize_role_arn,
     )
-    return _initial_state("batch", name, job)
+    return _initial_state("batch", name, job, settings)
 
 
 def check_job(job: JobState, settings: Settings) -> JobState:
@@ -72,9 +74,9 @@ def check_job(job: JobState, settings: Settings) -> JobState:
         snapshot.failure_reason,
         deadline_seconds=deadline,
         poll_min_seconds=settings.poll_min_seconds,
-        poll_max_seconds=settings.poll_max_seconds,
     )
 
 
-def _initial_state(phase: Phase, name: str, job: JobSnapshot) -> JobState:
-    return JobState(phase=phase, name=name, arn=job.arn, status=job.status)
+def _initial_state(phase: Phase, name: str, job: JobSnapshot, settings: Settings) -> JobState:
+    expected = read_expectation(settings.data_bucket, phase)
+    return JobState(phase=phase, name=name, arn=job.arn, status=job.status, expected=expected)

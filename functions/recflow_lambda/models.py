@@ -73,22 +73,67 @@ class ScheduledEvent(BaseModel):
     resources: list[str] = []
 
 
-class TriggerEvent(RootModel[Annotated[ObjectCreatedEvent | ScheduledEvent, Field(discriminator="detail_type")]]):
-    """What starts a run: an upload under raw/ or a schedule."""
+ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+
+class ExecutionStatusDetail(BaseModel):
+    execution_arn: NonEmpty = Field(alias="executionArn")
+    state_machine_arn: NonEmpty = Field(alias="stateMachineArn")
+    name: NonEmpty
+    status: ExecutionStatus
+
+
+class ExecutionStatusChangeEvent(BaseModel):
+    """EventBridge "Step Functions Execution Status Change" event: a run ended (template.yaml's RunEnded rule)."""
+
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    time: datetime | None = None
+    detail: ExecutionStatusDetail
+
+
+class TriggerEvent(
+    RootModel[
+        Annotated[ObjectCreatedEvent | ScheduledEvent | ExecutionStatusChangeEvent, Field(discriminator="detail_type")]
+    ]
+):
+    """What start_run handles: an upload under raw/, a schedule, or the end of a run."""
 
 
 class Trigger(BaseModel):
     """The ``trigger`` of the state machine input: where the run came from."""
 
-    type: Literal["upload", "schedule"]
+    type: Literal["upload", "schedule", "follow-up"]
     time: str | None = None
     bucket: str | None = None
     key: str | None = None
     etag: str | None = None
     sequencer: str | None = None
     rule: str | None = None
+    # A follow-up run: the run whose end started it, and how many triggers that arrived meanwhile it covers.
+    after: str | None = None
+    covers: NonNegativeInt | None = None
     # The Lambda request that started the run (see runs.start_run).
     request_id: str
+
+
+class PendingTrigger(BaseModel):
+    """A trigger that arrived while a run was in flight: the run id it would have had, and the trigger."""
+
+    marker: str
+    trigger: Trigger
+
+
+class RunLock(BaseModel):
+    """state/run-lock.json: the run in flight and what arrived meanwhile (written only by start_run)."""
+
+    execution_arn: str | None = None
+    covers: list[str] = []  # markers of the triggers the run in flight was started for
+    pending: list[PendingTrigger] = []  # triggers that arrived while it ran: the follow-up run covers them
+    recent: list[str] = []  # markers of earlier runs' triggers, newest last (bounded): later duplicates start nothing
+    updated_at: str | None = None
+
+    def knows(self, marker: str) -> bool:
+        return marker in self.covers or marker in self.recent or any(p.marker == marker for p in self.pending)
 
 
 class StartRunResult(BaseModel):
@@ -96,6 +141,8 @@ class StartRunResult(BaseModel):
     execution_arn: str | None
     started: bool
     reason: str | None = None
+    # The trigger waits for the run in flight to end: its follow-up run covers it.
+    queued: bool = False
 
 
 # --- check_data ---------------------------------------------------------------------------------------
@@ -133,6 +180,10 @@ class RunEvent(BaseModel):
     run_id: RunId
 
 
+class PrepareBatchInputEvent(RunEvent):
+    before_etl: bool = False  # the run's first state: only a BATCH_USERS_KEY file can be put in place yet
+
+
 class BatchInput(BaseModel):
     s3_uri: S3Uri
     records: NonNegativeInt
@@ -143,6 +194,14 @@ class StartBatchEvent(BaseModel):
     run_id: RunId
     input_uri: S3Uri
     solution_version_arn: NonEmpty
+
+
+class Expectation(BaseModel):
+    """How long this phase's job ran at least in recent successful runs (recflow_lambda.phase_history)."""
+
+    shortest_seconds: NonNegativeInt
+    longest_seconds: NonNegativeInt
+    runs: NonNegativeInt
 
 
 class JobState(BaseModel):
@@ -156,6 +215,10 @@ class JobState(BaseModel):
     waited_seconds: NonNegativeInt = 0
     # Step Functions' Wait state needs a whole number of seconds.
     wait_seconds: NonNegativeInt = 0
+    # waited_seconds at the last poll that saw the job running: the job ran at least this long.
+    running_seconds: NonNegativeInt = 0
+    # None on a first run: check_job then polls by the first-run rule (job_status.py).
+    expected: Expectation | None = None
 
 
 class CheckJobEvent(BaseModel):

@@ -1,9 +1,11 @@
 """Amazon Personalize adapter: describe-or-create helpers for the jobs and the solution.
 
 Every call goes through ``_call``, the one place that turns botocore's ClientError into this package's
-exceptions: ThrottlingException and LimitExceededException become PersonalizeThrottled (the state
-machine retries it with backoff), everything else PersonalizeRequestFailed (or one of its
-ResourceNotFound / ResourceAlreadyExists subclasses, which the helpers below handle).
+exceptions: ThrottlingException and LimitExceededException become PersonalizeThrottled, and a job
+creation's ResourceInUseException (what it builds on is busy or not ACTIVE yet) becomes
+PersonalizeResourceInUse; the state machine retries both with backoff on the Start*
+tasks. Everything else becomes PersonalizeRequestFailed (or one of its ResourceNotFound /
+ResourceAlreadyExists subclasses, which the helpers below handle).
 """
 
 from collections.abc import Callable
@@ -17,12 +19,19 @@ from recflow_lambda.clients import personalize_client
 from recflow_lambda.errors import (
     PersonalizeRequestFailed,
     PersonalizeResourceExists,
+    PersonalizeResourceInUse,
     PersonalizeResourceNotFound,
     PersonalizeThrottled,
 )
 from recflow_lambda.naming import Phase
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "LimitExceededException"})
+# Creations the state machine retries on ResourceInUseException. DeleteSolution's (versions still training)
+# stays a request failure: the solution custom resource stops those versions itself.
+JOB_CREATIONS = frozenset({"create_dataset_import_job", "create_solution_version", "create_batch_inference_job"})
+# How long the Start* tasks' Retry on PersonalizeResourceInUse waits at most in all (statemachine/pipeline.asl.json:
+# 120 s doubling to a 1,800 s cap over 10 retries, full jitter): said in the message when retries run out.
+IN_USE_RETRY_HOURS = 3.5
 # Status of a job this module has just created (Create* returns only the ARN).
 CREATED_STATUS = "CREATE PENDING"
 
@@ -49,6 +58,12 @@ def _call(operation: str, **params: Any) -> dict[str, Any]:
         if code in THROTTLING_CODES:
             raise PersonalizeThrottled(
                 f"Personalize {api} was refused with {code} ({message}); retry once running jobs finish."
+            ) from exc
+        if code == "ResourceInUseException" and operation in JOB_CREATIONS:
+            raise PersonalizeResourceInUse(
+                f"Personalize {api} was refused with {code} ({message}): a resource it needs is busy or not ACTIVE "
+                f"yet, for example held by another job. The pipeline retries for up to {IN_USE_RETRY_HOURS:g} hours; "
+                "if this is the last word, start the run again once the other job has finished."
             ) from exc
         exception = {
             "ResourceNotFoundException": PersonalizeResourceNotFound,

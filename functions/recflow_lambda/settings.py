@@ -16,7 +16,6 @@ from pydantic import (
     PositiveInt,
     StringConstraints,
     ValidationError,
-    model_validator,
 )
 
 from recflow_lambda.errors import ConfigurationError
@@ -44,14 +43,8 @@ class Settings(BaseModel):
     import_deadline_seconds: PositiveInt = Field(alias="IMPORT_DEADLINE_SECONDS")
     training_deadline_seconds: PositiveInt = Field(alias="TRAINING_DEADLINE_SECONDS")
     batch_deadline_seconds: PositiveInt = Field(alias="BATCH_DEADLINE_SECONDS")
-    poll_min_seconds: PositiveInt = Field(alias="POLL_MIN_SECONDS")
-    poll_max_seconds: PositiveInt = Field(alias="POLL_MAX_SECONDS")
-
-    @model_validator(mode="after")
-    def _poll_bounds(self) -> Self:
-        if self.poll_max_seconds < self.poll_min_seconds:
-            raise ValueError("POLL_MAX_SECONDS must be at least POLL_MIN_SECONDS")
-        return self
+    # The shortest wait between status checks (job_status.poll_wait_seconds); the template bounds it too.
+    poll_min_seconds: int = Field(ge=30, le=900, alias="POLL_MIN_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

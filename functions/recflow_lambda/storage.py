@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
@@ -64,5 +65,9 @@ def put_lines(bucket: str, key: str, lines: Iterable[str]) -> None:
     s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
 
 
-def copy_object(bucket: str, source_key: str, destination_key: str) -> None:
-    s3_client().copy_object(Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key})
+def copy_object(bucket: str, source_key: str, destination_key: str, tags: dict[str, str] | None = None) -> None:
+    """Copy server-side; with ``tags`` the copy carries exactly these tags instead of the source's."""
+    tagging = {"TaggingDirective": "REPLACE", "Tagging": urlencode(tags)} if tags is not None else {}
+    s3_client().copy_object(
+        Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key}, **tagging
+    )

@@ -23,3 +23,13 @@ def start_execution_once(state_machine_arn: str, name: str, execution_input: dic
     except client.exceptions.ExecutionAlreadyExists:
         return execution_arn(state_machine_arn, name), False
     return response["executionArn"], True
+
+
+def execution_status(execution_arn: str) -> str | None:
+    """The execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED…); None when it does not exist."""
+    client = stepfunctions_client()
+    try:
+        status: str = client.describe_execution(executionArn=execution_arn)["status"]
+    except client.exceptions.ExecutionDoesNotExist:
+        return None
+    return status

@@ -9,7 +9,7 @@ import typer
 
 from recflow.cli import iam, report
 from recflow.cli.aws import aws
-from recflow.cli.common import console, fail
+from recflow.cli.common import configure_logging, console, fail
 from recflow.cli.local import demo, generate, local
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 local.command("report")(report.local_report)
 local.command("iam")(iam.local_iam)
 aws.command("report")(report.aws_report)
+app.callback()(configure_logging)
 app.add_typer(local, name="local")
 app.add_typer(aws, name="aws")
 app.command()(demo)

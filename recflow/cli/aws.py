@@ -106,6 +106,8 @@ def _follow(stack: Stack, execution_arn: str, run_id: str) -> str:
     console.print(f"Phases: {_phases_line(last.phase_seconds)}", highlight=False, markup=False)
     colour = "green" if last.status == "SUCCEEDED" else "red"
     console.print(f"Run {run_id} [bold {colour}]{last.status}[/]", highlight=False)
+    if last.failure:
+        console.print(f"  {last.failure.sentence()}", highlight=False, markup=False, soft_wrap=True)
     return last.status
 
 
@@ -124,24 +126,33 @@ def aws_run(
 
     from recflow_lambda.naming import execution_arn
 
-    from recflow.operator import runs
+    from recflow.operator import inflight, runs
 
     with operating(stack, endpoint_url, region) as deployed:
         if raw:
             known = {e["executionArn"] for e in runs.list_executions(deployed, 50)}
+            in_flight = inflight.run_in_flight(deployed)
             keys = runs.upload_raw(deployed, raw)
             for key in keys:
                 console.print(f"Uploaded s3://{deployed.bucket}/{key}", highlight=False, markup=False)
-            # Each upload starts a run over all of raw/: the newest one sees every file.
-            execution = runs.wait_for_new_executions(deployed, known, len(keys), FOLLOW_TIMEOUT_SECONDS, time.sleep)
-            run_id, arn = execution["name"], execution["executionArn"]
+            if in_flight:  # at most one run in flight: the uploads wait for it, then one follow-up covers them
+                run_id, arn = in_flight["name"], in_flight["executionArn"]
+                console.print(f"Run {run_id} is in flight: a follow-up run covers these uploads when it ends")
+            else:  # the first upload starts a run; any upload it did not see waits for its follow-up
+                execution = runs.wait_for_new_executions(deployed, known, 1, FOLLOW_TIMEOUT_SECONDS, time.sleep)
+                run_id, arn = execution["name"], execution["executionArn"]
+                console.print(f"Started run {run_id}", highlight=False, markup=False)
         else:
             run_id = runs.start_on_current_data(deployed)
             arn = execution_arn(deployed.state_machine_arn, run_id)
-        console.print(f"Started run {run_id}", highlight=False, markup=False)
+            console.print(f"Started run {run_id}", highlight=False, markup=False)
         if no_follow:
             return
         status = _follow(deployed, arn, run_id)
+        while raw and (follow_up := inflight.follow_up_of(deployed, arn, FOLLOW_TIMEOUT_SECONDS, time.sleep)):
+            run_id, arn = follow_up["name"], follow_up["executionArn"]
+            console.print(f"Follow-up run {run_id} covers the uploads that arrived during the last run")
+            status = _follow(deployed, arn, run_id)
     if status != "SUCCEEDED":
         raise typer.Exit(1)
 
@@ -199,6 +210,7 @@ def aws_status(
         else:
             found = [runs.load_run(deployed, execution) for execution in executions]
             console.print(_runs_table(found, f"Runs of stack {deployed.name}", phases=True))
+            _print_failures(found)
             status = found[0].status
     if status != "SUCCEEDED":
         raise typer.Exit(1)
@@ -219,6 +231,14 @@ def aws_runs(
         if not found:
             raise fail(f"stack {deployed.name!r} has no runs yet: start one with `recflow aws run --raw FILE`")
         console.print(_runs_table(found, f"Last {len(found)} runs of stack {deployed.name}", phases=False))
+        _print_failures(found)
+
+
+def _print_failures(found: list[Run]) -> None:
+    """Below the table, each failed run's cause as one sentence: the table has no room for it."""
+    for run in found:
+        if run.failure:
+            console.print(f"{run.run_id} {run.failure.sentence()}", highlight=False, markup=False, soft_wrap=True)
 
 
 @aws.command("recs")
@@ -273,3 +293,38 @@ def aws_metrics(
     for name in names:
         table.add_row(name, *(f"{v.metrics[name]:.4f}" if name in v.metrics else "-" for v in versions))
     console.print(table)
+
+
+@aws.command("dead-letters")
+def aws_dead_letters(
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Hand each event to the start_run function again, oldest first.")
+    ] = False,
+    stack: StackOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Start-run events that failed every retry (the dead-letter queue); --replay retries them. Exit 1 if one fails."""
+    from recflow.operator import dead_letters
+
+    with operating(stack, endpoint_url, region) as deployed:
+        letters = dead_letters.receive(deployed)
+        if not letters:
+            console.print(f"No dead letters: every start-run event of stack {deployed.name} was handled.")
+            return
+        table = Table(title=f"{len(letters)} dead letters of stack {deployed.name}", title_justify="left")
+        for column in ("Sent", "Event", "Error"):
+            table.add_column(column)
+        for letter in letters:
+            sent = letter.sent.strftime("%Y-%m-%d %H:%M:%S") if letter.sent else "-"
+            table.add_row(sent, letter.describe(), letter.error or "-")
+        console.print(table)
+        if not replay:
+            dead_letters.release(deployed, letters)
+            console.print("Replay them with `recflow aws dead-letters --replay` once the cause is fixed.")
+            return
+        results = dead_letters.replay(deployed, letters)
+    for result in results:
+        console.print(f"{result.letter.describe()}: {result.outcome}", highlight=False, markup=False, soft_wrap=True)
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +26,9 @@ RawOption = Annotated[
 FaultOption = Annotated[
     list[str],
     typer.Option(
-        "--fault", help="PHASE:OUTCOME, PHASE in etl|import|train|batch, OUTCOME in fail|stop|stall|throttle."
+        "--fault",
+        help="PHASE:OUTCOME, PHASE in etl|import|train|batch, OUTCOME in fail|stop|stall|throttle|busy "
+        "(busy: the Personalize phases).",
     ),
 ]
 
@@ -91,6 +95,40 @@ def seconds_by_phase(seconds: dict[str, float]) -> dict[Phase, float]:
             )
         by_phase[phase] = value
     return by_phase
+
+
+class _TerminalLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler recflow's command line puts on the root logger (marked so a second setup replaces it)."""
+
+
+def configure_logging() -> None:
+    """What logging may print on the terminal, set once per command.
+
+    Without RECFLOW_LOG_LEVEL only recflow's own warnings are printed: libraries stay silent, above all
+    moto's state machine interpreter, which logs every failed state with the Lambda's stack trace (a
+    failed run is reported as one sentence instead). RECFLOW_LOG_LEVEL=DEBUG (or INFO, WARNING…) prints
+    every logger's records from that level on, moto's included, on stderr.
+    """
+    level = os.environ.get("RECFLOW_LOG_LEVEL", "").strip().upper()
+    if not level:  # set but empty is unset: the offline runtime would pass "" on to Powertools as its level
+        os.environ.pop("RECFLOW_LOG_LEVEL", None)
+    elif not isinstance(logging.getLevelName(level), int):
+        raise fail(f"RECFLOW_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _TerminalLogHandler)]:
+        root.removeHandler(handler)
+    handler = _TerminalLogHandler(sys.stderr)
+    if level:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.setLevel(level)
+    else:
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.addFilter(lambda record: record.name == "recflow" or record.name.startswith("recflow."))
+    # A handler on the root logger also keeps logging's last resort (warnings of any library to stderr) off;
+    # Python warnings (Powertools' "No application metrics to publish") become records of py.warnings.
+    root.addHandler(handler)
+    logging.captureWarnings(True)
 
 
 def live_output() -> bool:

@@ -212,6 +212,8 @@ def _s3_requests(call: HttpCall, action: str, context: dict[str, str], query: di
     source = call.headers.get("x-amz-copy-source") or call.headers.get("X-Amz-Copy-Source")
     if action == "s3:PutObject" and source:  # CopyObject also reads its source
         found.insert(0, Request("s3:GetObject", f"arn:{PARTITION}:s3:::{unquote(source).lstrip('/')}", context))
+    if action == "s3:PutObject" and any(h.lower() == "x-amz-tagging" for h in call.headers):  # tags on write
+        found.append(Request("s3:PutObjectTagging", resource, context))
     return found
 
 

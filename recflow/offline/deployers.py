@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from recflow_lambda.models import CustomResourceResponse
 
 # Types moto's own CloudFormation models create with all the properties template.yaml gives them.
-MOTO_DEPLOYS = frozenset({"AWS::Events::Rule", "AWS::SNS::Topic", "AWS::Logs::LogGroup"})
+MOTO_DEPLOYS = frozenset({"AWS::Events::Rule", "AWS::SNS::Topic", "AWS::Logs::LogGroup", "AWS::SQS::Queue"})
 
 # Types that need nothing offline: none today. A type listed here gets a physical id and nothing else.
 NOTHING_OFFLINE: frozenset[str] = frozenset()
@@ -70,7 +70,9 @@ def deployers(clock: Clock, failures: list[DeployError] | None = None) -> dict[s
         "AWS::Lambda::Function": _lifecycle(partial(_function, api), update=partial(_update_function, api)),
         "AWS::Lambda::Permission": _lifecycle(partial(_permission, api)),
         "AWS::SNS::Subscription": _lifecycle(partial(_subscription, api)),
+        "AWS::SQS::QueuePolicy": _lifecycle(partial(_queue_policy, api)),
         "AWS::Glue::Job": _lifecycle(partial(_glue_job, api)),
+        "AWS::Glue::SecurityConfiguration": _lifecycle(partial(_glue_security_configuration, api)),
         "AWS::StepFunctions::StateMachine": _lifecycle(partial(_state_machine, api)),
         "AWS::Personalize::DatasetGroup": _lifecycle(personalize.dataset_group, delete=personalize.delete),
         "AWS::Personalize::Schema": _lifecycle(personalize.schema, delete=personalize.delete),
@@ -176,6 +178,7 @@ def _bucket(api: _Api, request: ResourceRequest) -> Deployed:
             "OwnershipControls",
             "NotificationConfiguration",
             "LifecycleConfiguration",
+            "LoggingConfiguration",
             "Tags",
         ),
     )
@@ -206,6 +209,11 @@ def _bucket(api: _Api, request: ResourceRequest) -> Deployed:
     if "LifecycleConfiguration" in props:
         rules = [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "LoggingConfiguration" in props:
+        logging_config = props["LoggingConfiguration"]
+        target = {"TargetBucket": logging_config["DestinationBucketName"]}
+        target["TargetPrefix"] = logging_config.get("LogFilePrefix", "")
+        s3.put_bucket_logging(Bucket=name, BucketLoggingStatus={"LoggingEnabled": target})
     if "Tags" in props:
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": props["Tags"]})
     return Deployed(
@@ -230,16 +238,42 @@ def _notification_configuration(cfn: dict[str, Any]) -> dict[str, Any]:
     return {"EventBridgeConfiguration": {}} if enabled else {}
 
 
+_LIFECYCLE_SETTINGS = frozenset(
+    {
+        "Id",
+        "Status",
+        "Prefix",
+        "TagFilters",
+        "NoncurrentVersionExpiration",
+        "ExpirationInDays",
+        "AbortIncompleteMultipartUpload",
+    }
+)
+
+
 def _lifecycle_rule(cfn: dict[str, Any]) -> dict[str, Any]:
-    rule: dict[str, Any] = {"ID": cfn["Id"], "Status": cfn["Status"], "Filter": {"Prefix": cfn.get("Prefix", "")}}
-    if "NoncurrentVersionExpiration" in cfn:
-        rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": cfn["NoncurrentVersionExpiration"]["NoncurrentDays"]}
-    if "ExpirationInDays" in cfn:
-        rule["Expiration"] = {"Days": cfn["ExpirationInDays"]}
-    unknown = sorted(set(cfn) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "ExpirationInDays"})
+    """A CloudFormation lifecycle rule as PutBucketLifecycleConfiguration takes it (days are Numbers: ints)."""
+    unknown = sorted(set(cfn) - _LIFECYCLE_SETTINGS)
     if unknown:
         raise DeployError(f"lifecycle rule {cfn['Id']} has settings not deployed offline: {', '.join(unknown)}")
+    rule: dict[str, Any] = {"ID": cfn["Id"], "Status": cfn["Status"], "Filter": _lifecycle_filter(cfn)}
+    if "NoncurrentVersionExpiration" in cfn:
+        days = int(cfn["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+    if "ExpirationInDays" in cfn:
+        rule["Expiration"] = {"Days": int(cfn["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in cfn:
+        days = int(cfn["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return rule
+
+
+def _lifecycle_filter(cfn: dict[str, Any]) -> dict[str, Any]:
+    """Prefix alone, or prefix and tags together (S3's And filter), as CloudFormation combines them."""
+    tags = [{"Key": tag["Key"], "Value": str(tag["Value"])} for tag in cfn.get("TagFilters", [])]
+    if not tags:
+        return {"Prefix": cfn.get("Prefix", "")}
+    return {"And": {"Prefix": cfn.get("Prefix", ""), "Tags": tags}}
 
 
 def _bucket_policy(api: _Api, request: ResourceRequest) -> Deployed:
@@ -310,10 +344,27 @@ _FUNCTION_PROPERTIES = (
     "TracingConfig",
     "Architectures",
     "Description",
+    "DeadLetterConfig",
+    "ReservedConcurrentExecutions",
+    "LoggingConfig",
 )
-# What UpdateFunctionConfiguration (and UpdateFunctionCode, for Code) change in place.
+# What UpdateFunctionConfiguration (UpdateFunctionCode for Code, PutFunctionConcurrency for
+# ReservedConcurrentExecutions) change in place.
 _FUNCTION_UPDATABLE = frozenset(
-    {"Code", "Handler", "Role", "Runtime", "MemorySize", "Timeout", "Environment", "TracingConfig", "Description"}
+    {
+        "Code",
+        "Handler",
+        "Role",
+        "Runtime",
+        "MemorySize",
+        "Timeout",
+        "Environment",
+        "TracingConfig",
+        "Description",
+        "DeadLetterConfig",
+        "ReservedConcurrentExecutions",
+        "LoggingConfig",
+    }
 )
 
 
@@ -325,7 +376,14 @@ def _function(api: _Api, request: ResourceRequest) -> Deployed:
     function = api("lambda", request).create_function(
         FunctionName=name, Code=props["Code"], Tags=_tags(props), **optional
     )
+    _reserve_concurrency(api, request, name, props)
     return Deployed(name, {"Arn": function["FunctionArn"]})
+
+
+def _reserve_concurrency(api: _Api, request: ResourceRequest, name: str, props: dict[str, Any]) -> None:
+    if "ReservedConcurrentExecutions" in props:
+        reserved = int(props["ReservedConcurrentExecutions"])
+        api("lambda", request).put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
 
 
 def _update_function(api: _Api, request: ResourceRequest) -> Deployed:
@@ -338,6 +396,7 @@ def _update_function(api: _Api, request: ResourceRequest) -> Deployed:
         )
     lam, name = api("lambda", request), str(request.physical_id)
     function = lam.update_function_configuration(FunctionName=name, **_function_configuration(props))
+    _reserve_concurrency(api, request, name, props)
     if "Code" in _changed(request):
         code = props["Code"]
         lam.update_function_code(FunctionName=name, S3Bucket=code["S3Bucket"], S3Key=code["S3Key"])
@@ -346,7 +405,17 @@ def _update_function(api: _Api, request: ResourceRequest) -> Deployed:
 
 def _function_configuration(props: dict[str, Any]) -> dict[str, Any]:
     """The function's settings as CreateFunction and UpdateFunctionConfiguration take them."""
-    keys = ("Handler", "Role", "Runtime", "MemorySize", "Timeout", "TracingConfig", "Description")
+    keys = (
+        "Handler",
+        "Role",
+        "Runtime",
+        "MemorySize",
+        "Timeout",
+        "TracingConfig",
+        "Description",
+        "DeadLetterConfig",
+        "LoggingConfig",
+    )
     configuration: dict[str, Any] = {key: props[key] for key in keys if key in props}
     if "Environment" in props:  # Lambda takes strings; moto's CloudFormation resolves Number parameters to ints
         variables = props["Environment"].get("Variables", {})
@@ -372,6 +441,15 @@ def _subscription(api: _Api, request: ResourceRequest) -> Deployed:
     return Deployed(reply["SubscriptionArn"])
 
 
+def _queue_policy(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, ("Queues", "PolicyDocument"))
+    for queue_url in props["Queues"]:
+        api("sqs", request).set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+    return Deployed(request.generated_name)
+
+
 def _glue_job(api: _Api, request: ResourceRequest) -> Deployed:
     props = _only(
         request,
@@ -387,6 +465,7 @@ def _glue_job(api: _Api, request: ResourceRequest) -> Deployed:
             "Command",
             "DefaultArguments",
             "MaxRetries",
+            "SecurityConfiguration",
             "Tags",
         ),
     )
@@ -398,6 +477,17 @@ def _glue_job(api: _Api, request: ResourceRequest) -> Deployed:
             job[number] = int(props[number])
     api("glue", request).create_job(Name=name, **job)
     return Deployed(name)
+
+
+def _glue_security_configuration(api: _Api, request: ResourceRequest) -> Deployed:
+    props = _only(request, ("Name", "EncryptionConfiguration"))
+    # CloudFormation's S3Encryptions is the API's S3Encryption (a list in both); the other members match.
+    encryption = {
+        ("S3Encryption" if key == "S3Encryptions" else key): value
+        for key, value in props["EncryptionConfiguration"].items()
+    }
+    api("glue", request).create_security_configuration(Name=props["Name"], EncryptionConfiguration=encryption)
+    return Deployed(props["Name"])  # Ref is the name, which the job's SecurityConfiguration takes
 
 
 # --- Step Functions --------------------------------------------------------------------------------

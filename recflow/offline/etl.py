@@ -69,6 +69,8 @@ class EtlResult(BaseModel):
     # "users" -> {"userId":"75"} lines, "items" -> {"itemId":"3"} lines: every one of the run, sorted
     batch_inputs: dict[str, bytes] = Field(repr=False)
     report: dict[str, Any]
+    # Why Personalize could not train on the run (the Glue script's run_rejection); None when it could.
+    rejection: str | None = None
 
     @property
     def interactions_key(self) -> str:
@@ -88,13 +90,18 @@ class EtlResult(BaseModel):
         return prefix + "part-00000.json"
 
     def objects(self) -> dict[str, bytes]:
-        """Data lake key -> body, exactly the objects the Glue job writes for this run."""
+        """Data lake key -> body, exactly the objects the Glue job writes for this run: of a rejected run
+        only its rejects and its report, nothing that could be imported."""
         glue = load_glue_script()
-        return {
+        importable = {
             self.interactions_key: self.interactions_csv,
             **{self.batch_input_key(name): body for name, body in self.batch_inputs.items()},
+        }
+        document = glue.report_document(self.report, self.run_id, self.rejection)
+        return {
+            **(importable if self.rejection is None else {}),
             self.rejects_key: self.rejects_jsonl,
-            self.report_key: glue.report_json(self.report).encode(),
+            self.report_key: glue.report_json(document).encode(),
         }
 
     def write_lake(self, lake_dir: Path) -> list[Path]:
@@ -360,6 +367,7 @@ def run_etl(
             rejects_jsonl=rejects_path.read_bytes(),
             batch_inputs=batch_inputs,
             report=report,
+            rejection=glue.run_rejection(report, run_id, [source for source, _ in raw_files]),
         )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# What a run reads from the lake; everything else is output of earlier runs.
-INPUT_PREFIXES = ("raw/", "batch_users_input/")
+# What a run reads from the lake; everything else is output of earlier runs. history/ holds the phase
+# durations of earlier runs, which the pipeline's polling follows (functions/recflow_lambda/phase_history.py).
+INPUT_PREFIXES = ("raw/", "batch_users_input/", "history/")
 
 
 def lake_objects(lake: Path, prefixes: tuple[str, ...] = INPUT_PREFIXES) -> list[tuple[str, Path]]:

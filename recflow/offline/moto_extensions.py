@@ -2,7 +2,9 @@
 
 moto (pinned in pyproject.toml) executes the real state machine, but out of the box it cannot:
 1. run a Lambda function's real code without Docker (its simple backend only echoes),
-2. deliver EventBridge events to Lambda and Step Functions targets, and start a state machine more than once,
+2. deliver EventBridge events to Lambda targets as Lambda's async invoke does (retries, then the function's
+   dead-letter queue) and to Step Functions targets, emit Step Functions' "Execution Status Change" events
+   when an execution ends, and start a state machine more than once,
 3. run a Glue job's script, or finish `glue:startJobRun.sync` (it crashes on a missing callback endpoint),
 4. let Wait states, retry intervals and .sync polls pass on a simulated clock instead of real time,
 5. serve Personalize beyond the schema calls (the actions the local service lacks answer like AWS
@@ -46,6 +48,7 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import ClientError
+from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import camelcase_to_underscores
@@ -113,7 +116,15 @@ class Extensions:
     _personalize: dict[tuple[str, str], PersonalizeBackend] = field(default_factory=dict)
     _glue_runs: dict[str, tuple[GlueOutcome, float, float | None]] = field(default_factory=dict)
     _lambda_lock: threading.RLock = field(default_factory=threading.RLock)
+    # Execution status change events being delivered (section 2): a run is over once this is back to 0.
+    _deliveries: int = 0
+    _deliveries_done: threading.Condition = field(default_factory=threading.Condition)
     lambda_invocations: list[limits.Invocation] = field(default_factory=list)  # section 9
+
+    def wait_for_deliveries(self, timeout: float) -> bool:
+        """Wait until no execution's end event is being delivered; False if some still are after `timeout`."""
+        with self._deliveries_done:
+            return self._deliveries_done.wait_for(lambda: self._deliveries == 0, timeout)
 
     def personalize(self, account: str, region: str) -> PersonalizeBackend:
         key = (account, region)
@@ -137,6 +148,7 @@ def extended_moto(
             *_lambda_patches(ext),
             *_eventbridge_patches(ext),
             *_execution_patches(),
+            *_status_change_patches(ext),
             *_glue_patches(ext),
             *_clock_patches(ext),
             *_personalize_patches(ext),
@@ -199,10 +211,34 @@ def _lambda_patches(ext: Extensions) -> list[Any]:
                 return json.dumps(error).encode()
         return json.dumps(result).encode()
 
-    return [patch.object(LambdaSimpleBackend, "invoke", invoke)]
+    # moto's functions drop DeadLetterConfig: keep it (section 2 sends failed async events there) and show it.
+    original_init, original_configuration = LambdaFunction.__init__, LambdaFunction.get_configuration
+
+    def init(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.dead_letter_config = spec.get("DeadLetterConfig")  # type: ignore[attr-defined]
+
+    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        configuration: dict[str, Any] = original_configuration(self, *args, **kwargs)
+        dead_letter_config = getattr(self, "dead_letter_config", None)
+        if dead_letter_config:
+            configuration["DeadLetterConfig"] = dead_letter_config
+        return configuration
+
+    return [
+        patch.object(LambdaSimpleBackend, "invoke", invoke),
+        patch.object(LambdaFunction, "__init__", init),
+        patch.object(LambdaFunction, "get_configuration", get_configuration),
+    ]
 
 
 # --- 2. EventBridge: deliver to Lambda and Step Functions targets --------------------------------------------------
+
+
+# Lambda's asynchronous invocation (how EventBridge invokes): an invocation whose function errs is tried
+# twice more, then the event goes to the function's dead-letter queue with the error in its attributes.
+ASYNC_ATTEMPTS = 3
+STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 def _eventbridge_patches(ext: Extensions) -> list[Any]:
@@ -228,13 +264,44 @@ def _eventbridge_patches(ext: Extensions) -> list[Any]:
                     stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=json.dumps(event)
                 )
                 continue
-            client = boto3.client("lambda", region_name=arn.region)
-            reply = client.invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())
-            if reply.get("FunctionError"):  # S3 notifications swallow errors: keep them for the runtime
-                error = json.loads(reply["Payload"].read())
-                ext.trigger_errors.append(f"{error['errorType']}: {error['errorMessage']}")
+            _invoke_async(ext, target["Arn"], arn.region, event)
 
     return [patch.object(Rule, "send_to_targets", send_to_targets)]
+
+
+def _invoke_async(ext: Extensions, function_arn: str, region: str, event: dict[str, Any]) -> None:
+    client = boto3.client("lambda", region_name=region)
+    payload = json.dumps(event)
+    for _ in range(ASYNC_ATTEMPTS):
+        reply = client.invoke(FunctionName=function_arn, Payload=payload.encode())
+        if not reply.get("FunctionError"):
+            return
+        error = json.loads(reply["Payload"].read())
+    # S3 notifications swallow errors: keep them for the runtime
+    ext.trigger_errors.append(f"{error['errorType']}: {error['errorMessage']}")
+    request_id = reply.get("ResponseMetadata", {}).get("RequestId", "")
+    _dead_letter(function_arn, region, payload, request_id, error)
+
+
+def _dead_letter(function_arn: str, region: str, payload: str, request_id: str, error: dict[str, Any]) -> None:
+    """Send the event to the function's dead-letter queue as Lambda does (the body is the event itself)."""
+    from moto.awslambda.utils import get_backend
+    from moto.sqs.models import sqs_backends
+
+    account = parse_arn(function_arn).account
+    target = getattr(get_backend(account, region).get_function(function_arn), "dead_letter_config", {})
+    queue_arn = (target or {}).get("TargetArn")
+    if not queue_arn:
+        return
+    attributes = {
+        "RequestID": {"DataType": "String", "StringValue": request_id or str(uuid.uuid4())},
+        "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+        "ErrorMessage": {"DataType": "String", "StringValue": f"{error['errorType']}: {error['errorMessage']}"[:1024]},
+    }
+    queue = parse_arn(queue_arn)
+    sqs_backends[queue.account][queue.region].send_message(
+        queue_name=queue.resource_id, message_body=payload, message_attributes=attributes
+    )
 
 
 class _CopyKeepingExecutions:
@@ -252,6 +319,73 @@ class _CopyKeepingExecutions:
 
 def _execution_patches() -> list[Any]:
     return [patch.object(models, "copy", _CopyKeepingExecutions)]
+
+
+def _status_change_patches(ext: Extensions) -> list[Any]:
+    """Step Functions puts a "Step Functions Execution Status Change" event on the default bus when an
+    execution ends; moto does not. Delivered from the execution's thread once its status is set."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        with ext._deliveries_done:
+            ext._deliveries += 1
+        try:
+            _put_status_change(self.execution)
+        except Exception as error:  # EventBridge is asynchronous: nothing reaches the execution
+            ext.trigger_errors.append(f"the end event of {self.execution.exec_arn} was not delivered: {error}")
+        finally:
+            with ext._deliveries_done:
+                ext._deliveries -= 1
+                ext._deliveries_done.notify_all()
+
+    return [patch.object(BaseExecutionWorkerCommunication, "terminated", terminated)]
+
+
+def status_change_event(execution: Any) -> dict[str, Any]:
+    """The event AWS puts on the default bus for a moto execution that ended (epoch milliseconds, as AWS)."""
+
+    def millis(moment: datetime | None) -> int | None:
+        return None if moment is None else int(moment.timestamp() * 1000)
+
+    status = execution.exec_status.value
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": STATUS_CHANGE,
+        "source": "aws.states",
+        "account": execution.account_id,
+        "time": time.time(),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": millis(execution.start_date),
+            "stopDate": millis(execution.stop_date),
+            "input": execution.input_data
+            if isinstance(execution.input_data, str)
+            else json.dumps(execution.input_data),
+            "output": None if execution.output is None else json.dumps(execution.output),
+            "inputDetails": {"included": True},
+            "outputDetails": None if execution.output is None else {"included": True},
+            "error": execution.error,
+            "cause": execution.cause,
+        },
+    }
+
+
+def _put_status_change(execution: Any) -> None:
+    from moto.events.models import events_backends
+
+    event = status_change_event(execution)
+    bus = events_backends[execution.account_id][execution.region_name].event_buses.get("default")
+    for rule in list(bus.rules.values()) if bus is not None else []:
+        rule.send_to_targets(cast(EventMessageType, event), transform_input=False)
 
 
 # --- 3. Glue: run the job, finish .sync ---------------------------------------------------------
@@ -750,6 +884,32 @@ MOTO_SEAMS: tuple[Seam, ...] = (
         "moto.events.models",
         "Rule.send_to_targets",
         "(self, original_event, transform_input=True)",
+    ),
+    Seam("EventBridge delivery", "moto.events.models", "events_backends", None),
+    Seam(
+        "Lambda dead-letter queues",
+        "moto.awslambda.models",
+        "LambdaFunction.__init__",
+        "(self, account_id, spec, region, version=1)",
+    ),
+    Seam(
+        "Lambda dead-letter queues",
+        "moto.awslambda.models",
+        "LambdaFunction.get_configuration",
+        "(self, on_create=False)",
+    ),
+    Seam(
+        "Lambda dead-letter queues",
+        "moto.sqs.models",
+        "SQSBackend.send_message",
+        "(self, queue_name, message_body, message_attributes=None, delay_seconds=None, deduplication_id=None, "
+        "group_id=None, system_attributes=None, validate_group_id=True)",
+    ),
+    Seam(
+        "Step Functions status change events",
+        "moto.stepfunctions.parser.backend.execution",
+        "BaseExecutionWorkerCommunication.terminated",
+        "(self)",
     ),
     Seam(
         "repeated executions",

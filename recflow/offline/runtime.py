@@ -45,8 +45,13 @@ from recflow.personalize_local.trainer import default_trainer
 from recflow.progress import NO_PROGRESS, Progress
 
 PHASES = ("etl", "import", "train", "batch")
-OUTCOMES = ("fail", "stop", "stall", "throttle")
+OUTCOMES = ("fail", "stop", "stall", "throttle", "busy")
 STACK_NAME = "recflow"
+
+
+# How long a run's end event may take to reach start_run (it is delivered in-process; a follow-up run's
+# start is part of it).
+DELIVERY_SECONDS = 120.0
 
 
 class OfflineRunError(Exception):
@@ -66,6 +71,10 @@ class RunRequest:
     time_scale: float = 0.001
     parameters: dict[str, str] = field(default_factory=dict)
     template: Path = TEMPLATE  # another template.yaml (with functions/, statemachine/, glue/ beside it)
+    # Upload every raw file as its own event, one after the other, as a user uploading a burst of files:
+    # the first starts a run, the others wait for it and start one follow-up (functions/recflow_lambda/runs.py).
+    # The run returned is the last one, once no run is in flight.
+    upload_each: bool = False
 
 
 def run(
@@ -104,14 +113,22 @@ def run(
             s3, sfn = _s3(), _sfn()  # made now: made while a handler runs, a client takes its credentials
             stack = deploy_stack(STACK_NAME, template, clock, s3)
             bucket, state_machine = stack.output("DataBucketName"), stack.output("StateMachineArn")
-            *inputs, (trigger_key, trigger_path) = _stage_inputs(request)
+            staged = _stage_inputs(request)
+            # Uploaded as events: the last raw file, or each raw file with upload_each.
+            count = len(request.raw_files) if request.upload_each else 1
+            inputs, triggers = staged[:-count], staged[-count:]
             with rules_paused():  # on AWS the lake and the other inputs are in the bucket before the upload
                 lake.upload(s3, bucket, lake.lake_objects(request.lake))
                 in_lake = lake.etags(s3, bucket)
                 lake.upload(s3, bucket, inputs)
-            s3.upload_file(str(trigger_path), bucket, trigger_key)  # the upload that starts the run
+            for trigger_key, trigger_path in triggers:  # the uploads that start the run(s)
+                s3.upload_file(str(trigger_path), bucket, trigger_key)
             execution_arn = _started_execution(state_machine, ext, sfn)
             history = _follow(execution_arn, on_state, sfn)
+            if request.upload_each:
+                execution_arn = _last_run(state_machine, ext, sfn, execution_arn, on_state)
+                history = _history(sfn, execution_arn)
+            ext.wait_for_deliveries(DELIVERY_SECONDS)  # the run's end event reaches start_run before moto stops
             written = lake.download_new(s3, bucket, request.lake, in_lake)
             summary = build_summary(
                 history=history,
@@ -136,10 +153,10 @@ def _check(request: RunRequest) -> None:
         if not path.is_file():
             raise OfflineRunError(f"{path} does not exist or is not a file")
     for phase, outcome in request.faults.items():
-        if phase not in PHASES or outcome not in OUTCOMES:
+        if phase not in PHASES or outcome not in OUTCOMES or (phase, outcome) == ("etl", "busy"):
             raise OfflineRunError(
                 f"unknown fault {phase}:{outcome}; PHASE is one of {', '.join(PHASES)} "
-                f"and OUTCOME one of {', '.join(OUTCOMES)}"
+                f"and OUTCOME one of {', '.join(OUTCOMES)} (busy only in the Personalize phases)"
             )
     for phase, seconds in request.job_seconds.items():
         if phase not in JOB_PHASES or seconds < 0:
@@ -233,6 +250,28 @@ def _started_execution(state_machine_arn: str, ext: Extensions, sfn: Any) -> str
         raise OfflineRunError("the upload did not start a run: the EventBridge rule matched no raw/ object")
     arn: str = max(executions, key=lambda e: e["startDate"])["executionArn"]
     return arn
+
+
+def _last_run(state_machine_arn: str, ext: Extensions, sfn: Any, first: str, on_state: Callable[[str], None]) -> str:
+    """Follow the runs the uploads started until none is in flight (a run's end event may start a follow-up
+    run, from moto's execution thread); returns the last run's execution ARN."""
+    followed = {first}
+    while True:
+        if not ext.wait_for_deliveries(DELIVERY_SECONDS):
+            raise OfflineRunError(f"a run's end event was not handled within {DELIVERY_SECONDS} s")
+        executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+        running = [e["executionArn"] for e in executions if e["status"] == "RUNNING"]
+        if not running:
+            if (
+                not ext.wait_for_deliveries(DELIVERY_SECONDS)
+                or sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING")["executions"]
+            ):
+                continue  # an end event being handled may just have started a follow-up
+            latest: str = max(executions, key=lambda e: e["startDate"])["executionArn"]
+            return latest
+        for arn in running:
+            _follow(arn, on_state if arn not in followed else (lambda _: None), sfn)
+            followed.add(arn)
 
 
 def _follow(execution_arn: str, on_state: Callable[[str], None], sfn: Any) -> list[dict[str, Any]]:

@@ -124,7 +124,7 @@ def local_server(
                         sync.start(lake_sync_seconds)
                     # On leaving, first (callbacks run last-in first-out) stop the runs still going, so they
                     # do not go on without the extensions, then write the lake.
-                    serving.callback(_stop_running_executions, _client("stepfunctions", url))
+                    serving.callback(_stop_running_executions, _client("stepfunctions", url), _client("events", url))
                     yield LocalServer(url, stack, time.perf_counter() - started, restored, ext.trigger_errors)
     finally:
         server.shutdown()
@@ -161,7 +161,11 @@ def _listen(host: str, port: int) -> BaseWSGIServer:
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
-def _stop_running_executions(sfn: Any) -> None:
+def _stop_running_executions(sfn: Any, events: Any) -> None:
+    # The rules first: a stopped run's end event must not start a follow-up run on a server going away.
+    for rule in events.list_rules()["Rules"]:
+        if rule["State"] == "ENABLED":
+            events.disable_rule(Name=rule["Name"])
     for machine in sfn.list_state_machines()["stateMachines"]:
         running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
         for execution in running["executions"]:

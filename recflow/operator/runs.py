@@ -11,11 +11,40 @@ from pathlib import Path
 from typing import Any
 
 from recflow_lambda import naming
+from recflow_lambda.failures import readable_cause
 from recflow_lambda.models import Trigger
 from recflow_lambda.runs import RAW_PREFIX
 
 from recflow.execution_history import JOB_PATHS, latest_outputs, phase_of_state, polls_by_phase, wall_seconds_by_phase
 from recflow.operator.stack import OperatorError, Stack
+
+
+@dataclass
+class Failure:
+    """How a run ended without success: the phase, the error's name and its cause as one sentence."""
+
+    phase: str | None
+    error: str | None
+    cause: str
+
+    def sentence(self) -> str:
+        return f"failed in phase {self.phase or 'unknown'}: {self.error or 'no error name'}: {self.cause}"
+
+
+# The execution's end event for each status other than SUCCEEDED.
+_END_DETAILS = ("executionFailedEventDetails", "executionTimedOutEventDetails", "executionAbortedEventDetails")
+
+
+def failure_of(events: list[dict[str, Any]]) -> Failure | None:
+    """The failure an execution history ends with (the sentence describe-execution and the report give,
+    not the Lambda's stack trace); None while it runs or when it succeeded."""
+    details: dict[str, Any] | None = next(
+        (event[key] for event in reversed(events) for key in _END_DETAILS if key in event), None
+    )
+    if details is None:
+        return None
+    phase = (latest_outputs(events).get("failed") or {}).get("phase")
+    return Failure(phase=phase, error=details.get("error"), cause=readable_cause(details.get("cause")))
 
 
 @dataclass
@@ -28,6 +57,7 @@ class Run:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     report: dict[str, Any] | None = None  # transformed/<run-id>/report.json
     error: str | None = None
+    failure: Failure | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -69,9 +99,7 @@ def etl_report(stack: Stack, run_id: str) -> dict[str, Any] | None:
 
 def load_run(stack: Stack, execution: dict[str, Any]) -> Run:
     events = history(stack, execution["executionArn"])
-    failed: dict[str, Any] = next(
-        (e["executionFailedEventDetails"] for e in events if "executionFailedEventDetails" in e), {}
-    )
+    failure = failure_of(events)
     return Run(
         run_id=execution["name"],
         execution_arn=execution["executionArn"],
@@ -80,7 +108,8 @@ def load_run(stack: Stack, execution: dict[str, Any]) -> Run:
         stopped=execution.get("stopDate"),
         phase_seconds=wall_seconds_by_phase(events),
         report=etl_report(stack, execution["name"]),
-        error=failed.get("error"),
+        error=failure.error if failure else None,
+        failure=failure,
     )
 
 
@@ -89,7 +118,8 @@ def recent_runs(stack: Stack, last: int) -> list[Run]:
 
 
 def upload_raw(stack: Stack, files: list[Path]) -> list[str]:
-    """Upload each file to raw/ (the stack's rule starts one run per upload); return the keys."""
+    """Upload each file to raw/ (a run starts unless one is in flight; the rest wait for one follow-up run);
+    return the keys."""
     missing = [str(path) for path in files if not path.is_file()]
     if missing:  # before any upload: a half-uploaded set would start runs on part of the data
         raise OperatorError(f"{', '.join(missing)} is not a file: --raw takes raw interactions files")
@@ -149,6 +179,7 @@ class Progress:
     phase: str | None
     jobs: dict[str, dict[str, Any]]  # phase -> {"status", "waited_seconds", "polls"}
     phase_seconds: dict[str, float]
+    failure: Failure | None = None
 
 
 def progress(events: list[dict[str, Any]], status: str) -> Progress:
@@ -167,6 +198,7 @@ def progress(events: list[dict[str, Any]], status: str) -> Progress:
         phase=phase_of_state(state) if state else None,
         jobs=jobs,
         phase_seconds=wall_seconds_by_phase(events),
+        failure=failure_of(events),
     )
 
 

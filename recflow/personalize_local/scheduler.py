@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from recflow.personalize_local.errors import limit_exceeded
+from recflow.personalize_local.errors import PersonalizeError, in_use, limit_exceeded
 from recflow.personalize_local.interactions import DataError
 from recflow.personalize_local.resources import ACTIVE, CREATE_FAILED, CREATE_STOPPED, Job, JobRecord
 from recflow.personalize_local.s3_objects import S3Problem
@@ -23,6 +23,14 @@ _QUOTA_NAMES: dict[Phase, str] = {
     "batch": "batch inference jobs",
 }
 
+# What an injected busy fault says is in use. For real, the service answers ResourceInUseException when what a
+# creation builds on is not ACTIVE yet (backend.py: a dataset, solution or solution version still being created).
+_BUSY_REASONS: dict[Phase, str] = {
+    "import": "The dataset is in use by another job",
+    "train": "The solution is in use by another job",
+    "batch": "The solution version is in use by another job",
+}
+
 
 class JobScheduler:
     """Every job of one backend, in creation order; deleting a resource does not forget its jobs."""
@@ -36,17 +44,14 @@ class JobScheduler:
         self._unclaimed_throttles: dict[Phase, int] = dict.fromkeys(PHASES, 0)
 
     def admit(self, phase: Phase, now: float) -> int:
-        """Raise LimitExceededException for an injected throttle or a full quota; else how many
-        injected throttles preceded this successful create."""
+        """Raise LimitExceededException for an injected throttle or a full quota, ResourceInUseException for
+        an injected busy fault; else how many injected refusals preceded this successful create."""
         name = _QUOTA_NAMES[phase]
-        throttling = self.settings.faults.get(phase) == "throttle"
-        if throttling and self._throttled[phase] < self.settings.throttle_count:
+        fault = self.settings.faults.get(phase)
+        if fault in ("throttle", "busy") and self._throttled[phase] < self.settings.throttle_count:
             self._throttled[phase] += 1
             self._unclaimed_throttles[phase] += 1
-            raise limit_exceeded(
-                f"You have reached the limit of concurrent {name} (injected fault, "
-                f"{self._throttled[phase]} of {self.settings.throttle_count}); retry later."
-            )
+            raise self._injected_refusal(phase, fault == "busy")
         running = sum(job.is_running(now) for job in self._history if job.phase == phase)
         limit = self.settings.max_active_jobs[phase]
         if running >= limit:
@@ -55,6 +60,14 @@ class JobScheduler:
             )
         throttled, self._unclaimed_throttles[phase] = self._unclaimed_throttles[phase], 0
         return throttled
+
+    def _injected_refusal(self, phase: Phase, busy: bool) -> PersonalizeError:
+        count = f"{self._throttled[phase]} of {self.settings.throttle_count}"
+        if busy:
+            return in_use(f"{_BUSY_REASONS[phase]} (injected fault, {count}); retry later.")
+        return limit_exceeded(
+            f"You have reached the limit of concurrent {_QUOTA_NAMES[phase]} (injected fault, {count}); retry later."
+        )
 
     def job(self, phase: Phase, kind: str, name: str | None, arn: str, now: float) -> dict[str, Any]:
         """Admit a job created now (raising LimitExceededException, see `admit`), and schedule it: the

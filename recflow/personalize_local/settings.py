@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Phase = Literal["import", "train", "batch"]
-Fault = Literal["fail", "stop", "stall", "throttle"]
+Fault = Literal["fail", "stop", "stall", "throttle", "busy"]
 
 PHASES: tuple[Phase, ...] = ("import", "train", "batch")
 
@@ -37,8 +37,10 @@ class LocalSettings(BaseModel):
     """How long dataset groups, datasets and solutions stay CREATE PENDING before ACTIVE."""
     faults: dict[Phase, Fault] = Field(default_factory=dict)
     """fail: CREATE FAILED; stop: CREATE STOPPED; stall: CREATE IN_PROGRESS forever;
-    throttle: the create call raises LimitExceededException `throttle_count` times, then succeeds."""
+    throttle: the create call raises LimitExceededException `throttle_count` times, then succeeds;
+    busy: the same with ResourceInUseException (as when another job holds the dataset or solution)."""
     throttle_count: int = Field(default=2, ge=0)
+    """How many creates a throttle or busy fault refuses before one gets through."""
     max_active_jobs: dict[Phase, int] = Field(default_factory=lambda: dict(DEFAULT_MAX_ACTIVE_JOBS))
     """Concurrency quota per phase; phases left out keep their default."""
     seed: int = 0

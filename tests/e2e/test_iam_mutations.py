@@ -45,8 +45,11 @@ def _without_action(logical_id: str, action: str) -> Mutation:
 
 
 def _without_sam_policies(logical_id: str) -> Mutation:
+    """Without the SAM policy templates (e.g. StepFunctionsExecutionPolicy); inline statements stay."""
+
     def mutate(resources: dict[str, Any]) -> None:
-        resources[logical_id]["Properties"]["Policies"] = []
+        policies = resources[logical_id]["Properties"]["Policies"]
+        resources[logical_id]["Properties"]["Policies"] = [policy for policy in policies if "Statement" in policy]
 
     return mutate
 

@@ -134,7 +134,8 @@ def test_a_normal_run_reports_each_functions_memory_and_time_within_its_limits(r
     entered: list[str] = []
     summary = run(RunRequest(raw_files=[raw_file], lake=tmp_path / "lake", time_scale=0), on_state=entered.append)
     assert summary.status == "SUCCEEDED", summary.cause
-    # Each function was invoked once per entry into a state whose Resource is it (and start_run by EventBridge)
+    # Each function was invoked once per entry into a state whose Resource is it, and start_run twice by
+    # EventBridge: for the upload and for the run's end
     states = json.loads(DEFINITION.read_text())["States"]
     function_of = {
         name: match.group(1)
@@ -142,7 +143,7 @@ def test_a_normal_run_reports_each_functions_memory_and_time_within_its_limits(r
         if (match := re.fullmatch(r"\$\{(\w+)FunctionArn\}", str(state.get("Resource", ""))))
     }
     expected = Counter(f"{function_of[state]}Function" for state in entered if state in function_of)
-    expected["StartRunFunction"] = 1
+    expected["StartRunFunction"] = 2
     invoked = {name.split("-")[-2]: usage.invocations for name, usage in summary.lambdas.items()}
     assert invoked == dict(expected)
     for name, usage in summary.lambdas.items():

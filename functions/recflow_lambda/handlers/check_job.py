@@ -16,5 +16,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     request = parse_event(CheckJobEvent, event, "check_job")
     job = check_job(request.job, settings)
-    logger.info("job polled", extra={"job": job.name, "status": job.status, "polls": job.polls})
+    logger.info(
+        "job polled",
+        extra={"job": job.name, "status": job.status, "polls": job.polls, "wait_seconds": job.wait_seconds},
+    )
     return job.model_dump()

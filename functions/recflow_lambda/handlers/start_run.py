@@ -1,4 +1,4 @@
-"""start_run: an upload under raw/ or a schedule (EventBridge) starts one pipeline execution."""
+"""start_run: an upload under raw/, a schedule or the end of a run (EventBridge): at most one run in flight."""
 
 from typing import Any
 
@@ -17,6 +17,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StartRunSettings.from_env()
     trigger = parse_event(TriggerEvent, event, "start_run").root
     result = start_run(trigger, settings, context.aws_request_id)
-    metrics.add_metric(name="RunsStarted" if result.started else "TriggersSkipped", unit=MetricUnit.Count, value=1)
+    outcome = "RunsStarted" if result.started else "TriggersQueued" if result.queued else "TriggersSkipped"
+    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     logger.info("trigger handled", extra=result.model_dump())
     return result.model_dump()

@@ -42,9 +42,9 @@ def test_the_batch_inputs_are_written_where_prepare_batch_input_copies_them_from
 
     result = run_etl([("raw/ratings.dat", HEADER + b"75\t3\t4\t1162160236000\n")], None, "run-1")
 
-    objects = result.objects()
-    assert objects["transformed/run-1/batch_input/users/part-00000.json"] == b'{"userId":"75"}\n'
-    assert objects["transformed/run-1/batch_input/items/part-00000.json"] == b'{"itemId":"3"}\n'
+    assert result.batch_input_key("users") == "transformed/run-1/batch_input/users/part-00000.json"
+    assert result.batch_input_key("items") == "transformed/run-1/batch_input/items/part-00000.json"
+    assert result.batch_inputs == {"users": b'{"userId":"75"}\n', "items": b'{"itemId":"3"}\n'}
     # One prefix on both sides of the contract: the Glue script's and the Lambda's
     assert glue.batch_input_prefix("run-1", "users") == etl_input_prefix("run-1", "userId")
     assert glue.batch_input_prefix("run-1", "items") == etl_input_prefix("run-1", "itemId")

@@ -166,7 +166,9 @@ def test_small_blocks_and_batches_give_the_same_result(monkeypatch: pytest.Monke
 
 
 def test_objects_are_the_lake_keys_the_glue_job_writes(tmp_path: Path) -> None:
-    result = run_etl([("raw/a.dat", HEADER + b"75\t3\t1\t1162160236000\nbad\n")], None, "run-1")
+    # Enough interactions for Personalize: a rejected run writes no interactions (test_run_rejection.py)
+    body = HEADER + b"".join(f"{u}\t{i}\t1\t1162160236000\n".encode() for u in range(60) for i in range(20))
+    result = run_etl([("raw/a.dat", body + b"bad\n")], None, "run-1")
 
     objects = result.objects()
     assert sorted(objects) == [

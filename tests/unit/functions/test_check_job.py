@@ -2,7 +2,6 @@
 
 import pytest
 from lambda_env import RUN_ID
-from recflow_lambda.backoff import equal_jitter_seconds
 from recflow_lambda.errors import (
     DeadlineExceeded,
     InvalidEvent,
@@ -13,12 +12,12 @@ from recflow_lambda.errors import (
     UnexpectedJobStatus,
 )
 from recflow_lambda.handlers import check_job
-from recflow_lambda.job_status import next_job_state
+from recflow_lambda.job_status import next_job_state, poll_wait_seconds
 from recflow_lambda.models import JobState
 
 ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recflow-solution/1a2b3c4d"
 NAME = f"recflow-{RUN_ID}-train"
-POLLING = {"deadline_seconds": 3600, "poll_min_seconds": 60, "poll_max_seconds": 900}
+POLLING = {"deadline_seconds": 3600, "poll_min_seconds": 60}
 
 
 def training(**changes) -> JobState:
@@ -65,17 +64,19 @@ def test_the_message_names_the_kind_of_job_and_the_phase(phase, kind):
 
 
 @pytest.mark.parametrize("status", ["CREATE PENDING", "PENDING", "CREATE IN_PROGRESS", "IN PROGRESS"])
-def test_a_running_job_waits_a_capped_exponential_backoff_with_equal_jitter(status):
-    # Given the job was polled twice already and waited 180 s
-    job = training(polls=2, waited_seconds=180)
+def test_a_running_job_waits_by_the_policy_and_remembers_it_ran_that_long(status):
+    # Given the job was polled twice already and waited 1800 s
+    job = training(polls=2, waited_seconds=1800)
 
     # When the third poll finds it still running
     polled = next_job_state(job, status, None, **POLLING)
 
-    # Then it waits between 120 and 240 s (ceiling min(900, 60*2^2)), deterministically, and counts the wait
-    expected_wait = equal_jitter_seconds(ARN, 3, 60, 900)
-    assert 120 <= expected_wait <= 240
-    assert polled == training(status=status, polls=3, wait_seconds=expected_wait, waited_seconds=180 + expected_wait)
+    # Then it waits up to 10% of 1800 s (jitter only shortens), counts the wait and the time it surely ran
+    expected_wait = poll_wait_seconds(1800, 3, None, min_seconds=60, seed=ARN)
+    assert 162 <= expected_wait <= 180
+    assert polled == training(
+        status=status, polls=3, wait_seconds=expected_wait, waited_seconds=1800 + expected_wait, running_seconds=1800
+    )
 
 
 def test_the_wait_is_clipped_to_the_deadline():
@@ -114,10 +115,10 @@ def test_a_job_that_never_finishes_stops_exactly_at_the_deadline():
             job = next_job_state(job, "CREATE IN_PROGRESS", None, **POLLING)
             waits.append(job.wait_seconds)
 
-    # Then the waits grow to the cap and add up to the deadline exactly; the poll after them raised
+    # Then the waits grow and add up to the deadline exactly; the poll after them raised
     assert sum(waits) == 3600 == job.waited_seconds
-    assert all(1 <= wait <= 900 for wait in waits)
-    assert waits[:4] == sorted(waits[:4]) and max(waits) > 450
+    assert all(1 <= wait <= 360 for wait in waits)
+    assert waits[9:-1] == sorted(waits[9:-1]) and max(waits) > 300
     assert job.polls == len(waits)
 
 
@@ -133,11 +134,14 @@ def test_check_job_polls_a_training_job(personalize_stubber, load_event, lambda_
     # When check_job polls it
     result = check_job.handler(load_event("check_job"), lambda_context)
 
-    # Then the third poll schedules a backoff wait of the training deadline's budget
-    wait = equal_jitter_seconds(ARN, 3, 60, 900)
+    # Then the third poll, with no history, waits PollMinSeconds less its jitter
+    wait = poll_wait_seconds(180, 3, None, min_seconds=60, seed=ARN)
+    assert 54 <= wait <= 60
     assert (
         result
-        == training(status="CREATE IN_PROGRESS", polls=3, wait_seconds=wait, waited_seconds=180 + wait).model_dump()
+        == training(
+            status="CREATE IN_PROGRESS", polls=3, wait_seconds=wait, waited_seconds=180 + wait, running_seconds=180
+        ).model_dump()
     )
 
 

@@ -25,6 +25,7 @@ from recflow_lambda.naming import upload_run_id
 MODEL_OF_EVENT: dict[str, type[BaseModel]] = {
     "start_run": TriggerEvent,
     "start_run_scheduled": TriggerEvent,
+    "start_run_run_ended": TriggerEvent,
     "check_data": CheckDataEvent,
     "prepare_batch_input": RunEvent,
     "start_import": RunEvent,

@@ -120,6 +120,23 @@ def test_a_user_provided_file_is_validated_and_copied_under_the_run(bucket, load
     assert read(OUTPUT + "vip-users.json") == content
 
 
+def test_before_the_etl_only_a_user_provided_file_is_put_in_place(
+    bucket, s3_requests, load_event, lambda_context, monkeypatch
+):
+    # Given the run's first state (before_etl), when no BATCH_USERS_KEY is set, it does nothing and says so
+    event = {**load_event("prepare_batch_input"), "before_etl": True}
+    assert prepare_batch_input.handler(event, lambda_context) is None
+    assert s3_requests == []
+    # And with a BATCH_USERS_KEY file, it validates and copies it, so a bad one fails the run before the ETL
+    put("config/vip-users.json", '{"userId": "75"}\n')
+    monkeypatch.setenv("BATCH_USERS_KEY", "config/vip-users.json")
+    result = prepare_batch_input.handler(event, lambda_context)
+    assert result == {"s3_uri": f"s3://{BUCKET}/{OUTPUT}vip-users.json", "records": 1, "kind": "userId"}
+    put("config/vip-users.json", '{"userId": "75"}\n75\n')
+    with pytest.raises(DataCheckFailed, match="^Line 2 of s3://.*/config/vip-users.json is not a JSON object"):
+        prepare_batch_input.handler(event, lambda_context)
+
+
 def test_a_missing_user_provided_file_is_input_not_found(bucket, load_event, lambda_context, monkeypatch):
     monkeypatch.setenv("BATCH_USERS_KEY", "config/vip-users.json")
 

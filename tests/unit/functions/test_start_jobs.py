@@ -21,6 +21,8 @@ BATCH_NAME = f"recflow-{RUN_ID}-batch"
 BATCH_ARN = f"{ACCOUNT_PREFIX}:batch-inference-job/{BATCH_NAME}"
 INPUT_URI = f"s3://{BUCKET}/batch_users_input/{RUN_ID}/users.json"
 IMPORTED_AT = datetime(2024, 5, 1, 6, 10, tzinfo=UTC)
+# Each start reads its phase's history from the (moto) bucket; here there is none yet.
+pytestmark = pytest.mark.usefixtures("bucket")
 
 
 def job_state(phase: str, name: str, arn: str, status: str = "CREATE PENDING") -> dict:
@@ -32,6 +34,8 @@ def job_state(phase: str, name: str, arn: str, status: str = "CREATE PENDING") -
         "polls": 0,
         "waited_seconds": 0,
         "wait_seconds": 0,
+        "running_seconds": 0,
+        "expected": None,
     }
 
 

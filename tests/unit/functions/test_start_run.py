@@ -13,6 +13,7 @@ DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
 
 @pytest.fixture
 def stepfunctions(aws):
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)  # holds state/run-lock.json
     client = boto3.client("stepfunctions", region_name=REGION)
     arn = client.create_state_machine(
         name=STATE_MACHINE_NAME,
@@ -40,6 +41,7 @@ def test_an_upload_under_raw_starts_one_execution_named_after_the_run(stepfuncti
         "execution_arn": f"arn:aws:states:{REGION}:123456789012:execution:{STATE_MACHINE_NAME}:{RUN_ID}",
         "started": True,
         "reason": None,
+        "queued": False,
     }
     execution = stepfunctions.describe_execution(executionArn=result["execution_arn"])
     assert execution["name"] == RUN_ID
@@ -66,31 +68,34 @@ def test_a_duplicate_delivery_does_not_start_a_second_execution(stepfunctions, l
     redelivery = replace(lambda_context, aws_request_id="9f8e7d6c-0000-4000-8000-000000000002")
     second = start_run.handler(load_event("start_run"), redelivery)
 
-    # Then nothing new starts and the answer points at the first execution
+    # Then nothing new starts or waits, and the answer points at the first execution
     assert second == {
-        "run_id": RUN_ID,
+        "run_id": None,
         "execution_arn": first["execution_arn"],
         "started": False,
-        "reason": f"run {RUN_ID} was already started (duplicate delivery)",
+        "queued": False,
+        "reason": f"trigger {RUN_ID} is already covered by the run in flight or waits for it (duplicate delivery)",
     }
     assert [execution["name"] for execution in executions(stepfunctions)] == [RUN_ID]
     assert emitted_metrics(capsys.readouterr().out) == {"TriggersSkipped": 1.0}
 
 
-def test_a_retry_of_the_request_that_started_the_run_gets_the_same_execution(stepfunctions, load_event, lambda_context):
+def test_a_retry_of_the_request_that_started_the_run_starts_nothing_more(stepfunctions, load_event, lambda_context):
     # Given the invocation started the run but its answer was lost
     first = start_run.handler(load_event("start_run"), lambda_context)
 
     # When Lambda retries the same request
     retry = start_run.handler(load_event("start_run"), lambda_context)
 
-    # Then Step Functions answers with the running execution (same name, same input) and nothing new starts
-    assert retry == first
+    # Then the run in flight already covers the upload: nothing new starts or waits
+    assert retry["started"] is False and retry["queued"] is False
+    assert retry["execution_arn"] == first["execution_arn"]
     assert len(executions(stepfunctions)) == 1
 
 
-def test_a_new_upload_of_the_same_key_starts_a_new_run(stepfunctions, load_event, lambda_context):
-    start_run.handler(load_event("start_run"), lambda_context)
+def test_a_new_upload_of_the_same_key_after_the_run_ended_starts_a_new_run(stepfunctions, load_event, lambda_context):
+    first = start_run.handler(load_event("start_run"), lambda_context)
+    stepfunctions.stop_execution(executionArn=first["execution_arn"])
     event = load_event("start_run")
     event["detail"]["object"]["sequencer"] = "00663209F0B3F2A5FF"
 
@@ -149,7 +154,7 @@ def test_objects_that_are_not_raw_data_files_start_nothing(
 
     result = start_run.handler(event, lambda_context)
 
-    assert result == {"run_id": None, "execution_arn": None, "started": False, "reason": reason}
+    assert result == {"run_id": None, "execution_arn": None, "started": False, "reason": reason, "queued": False}
     assert executions(stepfunctions) == []
 
 

@@ -52,3 +52,20 @@ def test_progress_tells_the_current_state_and_each_jobs_last_status_wait_and_pol
 def test_progress_before_any_state_shows_nothing_yet():
     shown = progress([{"type": "ExecutionStarted", "timestamp": START}], "RUNNING")
     assert (shown.state, shown.phase, shown.jobs, shown.phase_seconds) == (None, None, {}, {})
+
+
+def test_a_failed_run_tells_its_phase_error_and_the_lambdas_message_not_its_stack_trace():
+    # Given a run whose training check raised JobFailed (Lambda's cause: JSON with the stack trace)
+    from recflow.operator.runs import failure_of
+
+    message = "Personalize training job recflow-r-1-train failed in phase train: out of memory."
+    cause = json.dumps({"errorType": "JobFailed", "errorMessage": message, "stackTrace": ["  File x.py"]})
+    events = _history([("Training failed", {"failed": {"phase": "train"}}), ("Run failed", None)])
+    events.append({"type": "ExecutionFailed", "executionFailedEventDetails": {"error": "JobFailed", "cause": cause}})
+
+    # When the operator reads the history, then it has the one sentence
+    failure = failure_of(events)
+    assert failure is not None
+    assert failure.sentence() == f"failed in phase train: JobFailed: {message}"
+    assert progress(events, "FAILED").failure == failure
+    assert failure_of(events[:-1]) is None  # still running: no failure yet

@@ -1,4 +1,4 @@
-"""Injected faults (fail, stop, stall, throttle) per phase, quotas, and the job records for the summary."""
+"""Injected faults (fail, stop, stall, throttle, busy) per phase, quotas, and the job records for the summary."""
 
 import json
 
@@ -90,22 +90,25 @@ def test_stall_fault_keeps_the_job_in_progress_forever(make_api, s3, fake_recomm
     assert (record.status, record.completed, record.job_seconds) == ("CREATE IN_PROGRESS", None, None)
 
 
+@pytest.mark.parametrize("fault, code", [("throttle", "LimitExceededException"), ("busy", "ResourceInUseException")])
 @pytest.mark.parametrize("phase", ["import", "train", "batch"])
-def test_throttle_fault_refuses_the_first_creates_then_lets_one_through(make_api, s3, fake_recommender, phase):
-    # Given a service set to throttle this phase twice
-    api = make_api(faults={phase: "throttle"}, throttle_count=2)
+def test_refusing_faults_refuse_the_first_creates_then_let_one_through(
+    make_api, s3, fake_recommender, phase, fault, code
+):
+    # Given a service set to refuse creates in this phase twice
+    api = make_api(faults={phase: fault}, throttle_count=2)
     needs = ready_for(api, s3, phase)
 
     # When the job is created three times
     refusals = []
     for _ in range(2):
         with pytest.raises(PersonalizeError) as caught:
-            create(api, phase, needs, "throttled")
+            create(api, phase, needs, fault)
         refusals.append(caught.value)
-    arn = create(api, phase, needs, "throttled")
+    arn = create(api, phase, needs, fault)
 
-    # Then the first two raise LimitExceededException and the third creates a job that completes
-    assert [refusal.code for refusal in refusals] == ["LimitExceededException"] * 2
+    # Then the first two are refused with the fault's error and the third creates a job that completes
+    assert [refusal.code for refusal in refusals] == [code] * 2
     assert "(injected fault, 2 of 2)" in refusals[1].message
     api.finish(phase)
     assert describe(api, phase, arn)["status"] == "ACTIVE"
