@@ -7,7 +7,7 @@ AWS too).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from recflow_lambda.naming import Phase as JobPhase
 from recflow_lambda.naming import RunPhase
@@ -85,7 +85,8 @@ def wall_seconds_by_phase(history: list[dict[str, Any]]) -> dict[str, float]:
             phase = phase_of_state(name)
             seconds = (event["timestamp"] - entered.pop(name, event["timestamp"])).total_seconds()
             totals[phase] = round(totals.get(phase, 0.0) + seconds, 3)
-    return totals
+    # In the pipeline's order, not the order entered: the run's first state checks a batch input file (data)
+    return {phase: totals[phase] for phase in get_args(RunPhase) if phase in totals}
 
 
 def latest_outputs(history: list[dict[str, Any]]) -> dict[str, Any]:
