@@ -52,7 +52,7 @@ def test_every_function_the_state_machine_calls_is_a_function_of_the_template_wi
 
 def test_every_lambda_task_retries_the_lambda_service_errors_and_catches_everything_else():
     tasks = {name: s for name, s in STATES.items() if s["Type"] == "Task" and "FunctionArn" in s["Resource"]}
-    assert len(tasks) == 10
+    assert len(tasks) == 11  # "Check your batch input" and "Prepare batch input" both call PrepareBatchInput
     for name, state in tasks.items():
         retried = set().union(*(set(r["ErrorEquals"]) for r in state["Retry"]))
         assert retried >= LAMBDA_ERRORS, name
