@@ -41,10 +41,12 @@ interaction; report.json counts each, so nothing is dropped silently (see ``chec
 
 Dialect rules the SQL keeps to (each function checked on both engines): ``split_part`` and ``substring``
 are 1-based in both; ``chr(9)``/``chr(13)`` for tab and CR and ``ascii(x) = 65279`` for a BOM keep the
-SQL text ASCII; ``regexp_extract(x, '^...$', 0) = x`` is the full-match test (Spark has ``rlike``, DuckDB
-``regexp_full_match``, neither has the other's; comparing with x also defeats Java's ``$`` matching
-before a final line break), and a group that did not take part extracts as ''; patterns have no
-backslashes (Spark unescapes them in string literals, DuckDB does not), hence ``[.]``; ``try_cast``
+SQL text ASCII; ``regexp_like(x, p)`` (Spark's; DuckDB's ``regexp_matches`` under a macro) is true when p
+is found anywhere in x, so a field is checked by ``NOT regexp_like(x, '[^...]')`` (no character outside a
+class: no anchors, the same in Java and RE2, and ten times cheaper in DuckDB than extracting a full match),
+and a pattern anchored with ``^...$`` only runs after such a class check has ruled out line breaks (Java's
+``$`` also matches before a final one, RE2's does not); a group that did not take part extracts as '';
+patterns have no backslashes (Spark unescapes them in string literals, DuckDB does not), hence ``[.]``; ``try_cast``
 results are only used where a pattern has already matched, because the engines' casts accept different
 spellings (Spark trims spaces, for one); ``floor`` before casting to BIGINT (DuckDB's cast rounds,
 Spark's truncates) and ``/`` is always a division of doubles; ``get_json_object``, ``split`` (with a
@@ -640,19 +642,23 @@ CLASSIFY_LINES_SQL = """
 WITH checked AS (
     SELECT
         *,
-        -- A pattern that does not match extracts as '', so an empty field must be ruled out first.
-        user_id <> '' AND regexp_extract(user_id, '^[A-Za-z0-9_.:@/+-]{1,256}$', 0) = user_id AS user_ok,
-        item_id <> '' AND regexp_extract(item_id, '^[A-Za-z0-9_.:@/+-]{1,256}$', 0) = item_id AS item_ok,
+        -- Ids: no character outside the class (a search with no anchors, the same in Java and RE2).
+        user_id <> '' AND length(user_id) <= 256 AND NOT regexp_like(user_id, '[^A-Za-z0-9_.:@/+-]') AS user_ok,
+        item_id <> '' AND length(item_id) <= 256 AND NOT regexp_like(item_id, '[^A-Za-z0-9_.:@/+-]') AS item_ok,
+        -- Anchored patterns run only where the class check has ruled out line terminators (Java's $ matches
+        -- before a final one, RE2's does not).
         value_text IS NULL
-            OR (value_text <> '' AND regexp_extract(value_text, '^[+-]?[0-9]{1,9}([.][0-9]{1,9})?$', 0) = value_text)
+            OR (NOT regexp_like(value_text, '[^0-9.+-]')
+                AND regexp_like(value_text, '^[+-]?[0-9]{1,9}([.][0-9]{1,9})?$'))
             AS value_ok,
         -- The event type is checked only when it is imported (EventTypeColumn set): words of the id
         -- characters separated by single spaces, at most 256 characters (Personalize's string limit).
         NOT import_event_type OR type_text IS NULL
             OR (type_text <> '' AND length(type_text) <= 256
-                AND regexp_extract(type_text, '^[A-Za-z0-9_.:@/+-]+( [A-Za-z0-9_.:@/+-]+)*$', 0) = type_text)
+                AND NOT regexp_like(type_text, '[^A-Za-z0-9_.:@/+ -]')
+                AND regexp_like(type_text, '^[A-Za-z0-9_.:@/+-]+( [A-Za-z0-9_.:@/+-]+)*$'))
             AS type_ok,
-        timestamp_text <> '' AND regexp_extract(timestamp_text, '^[0-9]+$', 0) = timestamp_text AS digits
+        timestamp_text <> '' AND NOT regexp_like(timestamp_text, '[^0-9]') AS digits
     FROM fields
     CROSS JOIN etl_params
 ),
@@ -662,7 +668,7 @@ dates_checked AS (
         -- Digits are never a date: the ISO pattern, the dearest, only runs on the other timestamps.
         CASE
             WHEN digits THEN false
-            ELSE timestamp_text <> '' AND regexp_extract(timestamp_text, '@ISO@', 0) = timestamp_text
+            ELSE NOT regexp_like(timestamp_text, '[^0-9Tt :.,Zz+-]') AND regexp_like(timestamp_text, '@ISO@')
         END AS iso
     FROM checked
 ),

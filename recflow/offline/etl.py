@@ -315,6 +315,7 @@ def classify(
     con.execute("CREATE MACRO split(s, p) AS string_split(s, substring(p, 2, 1))")
     con.execute("CREATE MACRO element_at(l, i) AS l[i]")
     con.execute("CREATE MACRO size(l) AS len(l)")
+    con.execute("CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)")  # both search: true if p occurs in s
     con.execute(f"CREATE VIEW fields AS {glue.FIELDS_SQL}")
     con.execute(f"CREATE TABLE classified_lines AS {glue.CLASSIFY_LINES_SQL}")
     con.unregister("raw_lines")  # frees the lines' Arrow buffers before the interactions are sorted
