@@ -77,10 +77,11 @@ def quality(method: str) -> dict:
         recipe = "aws-user-personalization-v2"
         model = recommender.train(users[~held], items[~held], timestamps[~held], recipe)
         fitted = time.perf_counter()
-        results = model.recommend(user_ids[evaluated].tolist(), K)
+        keys = user_ids[evaluated].tolist()
+        results = model.recommend(keys, K, mask=model.seen(keys))  # as the exclude-seen filter does
         recommended = np.full((len(evaluated), K), -1)
-        for row, (ids, _) in enumerate(results):
-            recommended[row, : len(ids)] = np.searchsorted(item_ids, ids)
+        for row, result in enumerate(results):
+            recommended[row, : len(result.items)] = np.searchsorted(item_ids, result.items)
         extra = {"algorithm": model.algorithm, "penalty": model.penalty}
     else:
         scorer = {

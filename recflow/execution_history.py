@@ -46,6 +46,11 @@ STATE_PHASES: dict[str, RunPhase] = {
     "Are recommendations ready?": "batch",
     "Wait for recommendations": "batch",
     "Batch failed": "batch",
+    # Pointing the campaign at the run's version publishes the run, like its manifest: part of finishing it.
+    "Point the campaign at the new version": "finish",
+    "Is the campaign on the new version?": "finish",
+    "Wait for the campaign": "finish",
+    "Check the campaign": "finish",
     "Finish run": "finish",
     "Finish failed": "finish",
     "Run succeeded": "finish",

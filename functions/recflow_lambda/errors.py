@@ -68,6 +68,10 @@ class SolutionNotReady(RecflowError):
     """The solution custom resource could not bring the solution to the wanted state."""
 
 
+class ResourceNotReady(RecflowError):
+    """The filter or campaign custom resource could not bring its resource to the wanted state."""
+
+
 # The outcomes the state machine retries or catches by name: each one's Catch leads to its phase's failure.
 MATCHED_BY_NAME: tuple[type[RecflowError], ...] = (
     DataCheckFailed,
@@ -80,7 +84,7 @@ MATCHED_BY_NAME: tuple[type[RecflowError], ...] = (
     UnexpectedJobStatus,
 )
 # Faults of the code, its configuration or an AWS call: a task's States.ALL catch-all leads them to the
-# same phase failure, under their own name. SolutionNotReady fails the CloudFormation custom resource.
+# same phase failure, under their own name. SolutionNotReady and ResourceNotReady fail a CloudFormation custom resource.
 LEFT_TO_CATCH_ALL: tuple[type[RecflowError], ...] = (
     InvalidEvent,
     ConfigurationError,
@@ -88,4 +92,5 @@ LEFT_TO_CATCH_ALL: tuple[type[RecflowError], ...] = (
     PersonalizeResourceNotFound,
     PersonalizeResourceExists,
     SolutionNotReady,
+    ResourceNotReady,
 )

@@ -31,6 +31,9 @@ def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime)
             raise InvalidEvent(
                 f"finish_run needs every job ACTIVE, but the {job.phase} job {job.name} is {job.status}."
             )
+    if event.campaign is not None and not event.campaign.ready:
+        raise InvalidEvent(f"finish_run needs the campaign ready, but {event.campaign.arn} is {event.campaign.status}.")
+    campaign_arn = event.campaign.arn if event.campaign else None
     bucket, run_id = settings.data_bucket, event.run_id
     prefix = output_prefix(run_id)
     expected = prefix + PurePosixPath(storage.split_s3_uri(event.batch_input.s3_uri)[1]).name + ".out"
@@ -51,17 +54,25 @@ def finish_run(event: FinishRunEvent, settings: SolutionSettings, now: datetime)
         batch_input=event.batch_input,
         output_prefix=prefix,
         output_keys=output_keys,
+        campaign_arn=campaign_arn,
     )
     phase_history.record_jobs(bucket, run_id, [event.import_job, event.training, event.batch])
     manifest_key = prefix + SUCCESS_NAME
     storage.put_json(bucket, manifest_key, manifest.model_dump())
-    pointer = LatestPointer(run_id=run_id, prefix=prefix, manifest=manifest_key, finished_at=manifest.finished_at)
+    pointer = LatestPointer(
+        run_id=run_id,
+        prefix=prefix,
+        manifest=manifest_key,
+        finished_at=manifest.finished_at,
+        campaign_arn=campaign_arn,
+    )
     storage.put_json(bucket, LATEST_KEY, pointer.model_dump())
     scored = "items" if event.batch_input.kind == "itemId" else "users"
     notify.publish(
         settings.notification_topic_arn,
         f"recflow run {run_id} succeeded",
         f"recflow run {run_id} succeeded: recommendations for {event.batch_input.records} {scored} "
-        f"are in {storage.s3_uri(bucket, prefix)} (manifest {storage.s3_uri(bucket, manifest_key)}).",
+        f"are in {storage.s3_uri(bucket, prefix)} (manifest {storage.s3_uri(bucket, manifest_key)})."
+        + (f" Campaign {campaign_arn} serves the run's solution version." if campaign_arn else ""),
     )
     return manifest

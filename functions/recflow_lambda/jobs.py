@@ -11,7 +11,8 @@ from recflow_lambda.models import JobState
 from recflow_lambda.naming import Phase, job_name, personalize_arn
 from recflow_lambda.personalize import JobSnapshot
 from recflow_lambda.phase_history import read_expectation
-from recflow_lambda.settings import Settings, SolutionSettings
+from recflow_lambda.recipes import batch_kind
+from recflow_lambda.settings import BatchSettings, Settings, SolutionSettings
 
 
 def import_job_name(settings: Settings, run_id: str) -> str:
@@ -45,7 +46,17 @@ def start_training(run_id: str, settings: SolutionSettings) -> JobState:
     return _initial_state("train", name, job, settings)
 
 
-def start_batch(run_id: str, input_uri: str, solution_version_arn: str, settings: Settings) -> JobState:
+def batch_filter_arn(settings: BatchSettings) -> str | None:
+    """The filter the batch job applies: the stack's exclude-seen filter (FILTER_ARN, empty when
+    ExcludeSeenItems is false), except for related-items recipes. Their input lines carry an itemId and no
+    userId (Personalize: "RELATED_ITEMS - itemId required, userId not used"), while an interactions filter
+    removes what *the user* interacted with: there is no user whose history it could read."""
+    if not settings.filter_arn or batch_kind(settings.recipe_arn) == "itemId":
+        return None
+    return settings.filter_arn
+
+
+def start_batch(run_id: str, input_uri: str, solution_version_arn: str, settings: BatchSettings) -> JobState:
     """Batch inference of ``input_uri`` into ``recommendations/<run-id>/``."""
     name = job_name(settings.name_prefix, run_id, "batch")
     job = personalize.ensure_batch_inference_job(
@@ -56,6 +67,7 @@ def start_batch(run_id: str, input_uri: str, solution_version_arn: str, settings
         input_path=input_uri,
         output_path=f"s3://{settings.data_bucket}/recommendations/{run_id}/",
         role_arn=settings.personalize_role_arn,
+        filter_arn=batch_filter_arn(settings),
     )
     return _initial_state("batch", name, job, settings)
 

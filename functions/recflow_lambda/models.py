@@ -225,6 +225,27 @@ class CheckJobEvent(BaseModel):
     job: JobState
 
 
+# --- point_campaign (the pipeline's last Personalize step) ------------------------------------------------
+class CampaignState(BaseModel):
+    """The stack's campaign as the state machine tracks it until it serves the run's solution version."""
+
+    arn: str | None  # None: the stack has no campaign (CampaignMinTPS 0), nothing to point
+    name: str | None = None
+    solution_version_arn: str | None = None  # the version the campaign serves now
+    status: NonEmpty  # the campaign's status, or its latest update's while one is in progress
+    ready: bool
+    polls: NonNegativeInt = 0
+    waited_seconds: NonNegativeInt = 0
+    wait_seconds: NonNegativeInt = 0
+
+
+class PointCampaignEvent(BaseModel):
+    run_id: RunId
+    solution_version_arn: NonEmpty
+    # None on the first call; the previous answer on each check after a wait.
+    campaign: CampaignState | None = None
+
+
 # --- finish_run / notify_failure ------------------------------------------------------------------------
 class FinishRunEvent(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
@@ -235,6 +256,8 @@ class FinishRunEvent(BaseModel):
     import_job: JobState = Field(alias="import")
     training: JobState
     batch: JobState
+    # Absent when the state machine has no campaign step (runs started before it existed).
+    campaign: CampaignState | None = None
 
 
 class RunManifest(BaseModel):
@@ -250,6 +273,8 @@ class RunManifest(BaseModel):
     batch_input: BatchInput
     output_prefix: str
     output_keys: list[str]
+    # The campaign serving this run's solution version (CampaignMinTPS > 0), else None.
+    campaign_arn: str | None = None
 
 
 class LatestPointer(BaseModel):
@@ -259,6 +284,7 @@ class LatestPointer(BaseModel):
     prefix: str
     manifest: str
     finished_at: str
+    campaign_arn: str | None = None  # serves this run's solution version in real time
 
 
 class FailureEvent(BaseModel):
@@ -272,7 +298,7 @@ class FailureNotice(BaseModel):
     notified: bool
 
 
-# --- solution_resource (CloudFormation custom resource) --------------------------------------------------
+# --- solution_resource: the Personalize custom resources (solution, filter, campaign) ----------------------
 class CustomResourceAddress(BaseModel):
     """The part of a custom resource request needed to answer it at all."""
 
@@ -293,6 +319,32 @@ class SolutionProperties(BaseModel):
 class SolutionRequest(CustomResourceAddress):
     request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
     properties: SolutionProperties = Field(alias="ResourceProperties")
+
+
+class FilterProperties(BaseModel):
+    name: ResourceName = Field(alias="Name")
+    dataset_group_arn: NonEmpty = Field(alias="DatasetGroupArn")
+    expression: NonEmpty = Field(alias="FilterExpression")
+
+
+class FilterRequest(CustomResourceAddress):
+    request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
+    properties: FilterProperties = Field(alias="ResourceProperties")
+
+
+class CampaignProperties(BaseModel):
+    name: ResourceName = Field(alias="Name")
+    # The campaign serves versions of this solution; a new solution (a recipe change) retires the campaign.
+    solution_arn: NonEmpty = Field(alias="SolutionArn")
+    # CloudFormation sends every property as a string: "1" becomes 1 here. 0 means no campaign: the
+    # HasCampaign condition removes the resource, and an Update to 0 (moto's way) deletes the campaign too.
+    min_provisioned_tps: NonNegativeInt = Field(alias="MinProvisionedTPS")
+
+
+class CampaignRequest(CustomResourceAddress):
+    request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
+    properties: CampaignProperties = Field(alias="ResourceProperties")
+    old_properties: CampaignProperties | None = Field(default=None, alias="OldResourceProperties")
 
 
 class CustomResourceResponse(BaseModel):

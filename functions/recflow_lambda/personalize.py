@@ -1,10 +1,10 @@
-"""Amazon Personalize adapter: describe-or-create helpers for the jobs and the solution.
+"""Amazon Personalize adapter: describe-or-create helpers for the jobs, the solution, the filter and the campaign.
 
 Every call goes through ``_call``, the one place that turns botocore's ClientError into this package's
 exceptions: ThrottlingException and LimitExceededException become PersonalizeThrottled, and a job
-creation's ResourceInUseException (what it builds on is busy or not ACTIVE yet) becomes
-PersonalizeResourceInUse; the state machine retries both with backoff on the Start*
-tasks. Everything else becomes PersonalizeRequestFailed (or one of its ResourceNotFound /
+creation's or UpdateCampaign's ResourceInUseException (what it builds on is busy or not ACTIVE yet) becomes
+PersonalizeResourceInUse; the state machine retries both with backoff on the Start* tasks and the
+campaign's. Everything else becomes PersonalizeRequestFailed (or one of its ResourceNotFound /
 ResourceAlreadyExists subclasses, which the helpers below handle).
 """
 
@@ -28,7 +28,10 @@ from recflow_lambda.naming import Phase
 THROTTLING_CODES = frozenset({"ThrottlingException", "LimitExceededException"})
 # Creations the state machine retries on ResourceInUseException. DeleteSolution's (versions still training)
 # stays a request failure: the solution custom resource stops those versions itself.
-JOB_CREATIONS = frozenset({"create_dataset_import_job", "create_solution_version", "create_batch_inference_job"})
+# UpdateCampaign too: it is refused while the campaign's creation or an earlier update is in progress.
+JOB_CREATIONS = frozenset(
+    {"create_dataset_import_job", "create_solution_version", "create_batch_inference_job", "update_campaign"}
+)
 # How long the Start* tasks' Retry on PersonalizeResourceInUse waits at most in all (statemachine/pipeline.asl.json:
 # 120 s doubling to a 1,800 s cap over 10 retries, full jitter): said in the message when retries run out.
 IN_USE_RETRY_HOURS = 3.5
@@ -189,8 +192,11 @@ def ensure_batch_inference_job(
     input_path: str,
     output_path: str,
     role_arn: str,
+    filter_arn: str | None = None,
 ) -> JobSnapshot:
-    """Describe the batch inference job ``name`` (whose ARN is ``arn``), creating it when needed."""
+    """Describe the batch inference job ``name`` (whose ARN is ``arn``), creating it when needed
+    (with ``filter_arn`` applied to every line when given)."""
+    filtered = {"filterArn": filter_arn} if filter_arn else {}
     return _describe_or_create(
         describe_batch_inference_job,
         arn,
@@ -202,6 +208,7 @@ def ensure_batch_inference_job(
             jobInput={"s3DataSource": {"path": input_path}},
             jobOutput={"s3DataDestination": {"path": output_path}},
             roleArn=role_arn,
+            **filtered,
         )["batchInferenceJobArn"],
     )
 
@@ -269,6 +276,62 @@ def delete_solution(arn: str) -> bool:
     """Delete the solution; return False when it did not exist."""
     try:
         _call("delete_solution", solutionArn=arn)
+    except PersonalizeResourceNotFound:
+        return False
+    return True
+
+
+# --- filter and campaign ------------------------------------------------------------------------------
+def find_filter(arn: str) -> dict[str, Any] | None:
+    """The DescribeFilter ``filter`` object, or None when there is no such filter."""
+    try:
+        found: dict[str, Any] = _call("describe_filter", filterArn=arn)["filter"]
+        return found
+    except PersonalizeResourceNotFound:
+        return None
+
+
+def create_filter(*, name: str, dataset_group_arn: str, expression: str) -> str:
+    created = _call("create_filter", name=name, datasetGroupArn=dataset_group_arn, filterExpression=expression)
+    return str(created["filterArn"])
+
+
+def delete_filter(arn: str) -> bool:
+    """Delete the filter; return False when it did not exist."""
+    try:
+        _call("delete_filter", filterArn=arn)
+    except PersonalizeResourceNotFound:
+        return False
+    return True
+
+
+def find_campaign(arn: str) -> dict[str, Any] | None:
+    """The DescribeCampaign ``campaign`` object, or None when there is no such campaign."""
+    try:
+        found: dict[str, Any] = _call("describe_campaign", campaignArn=arn)["campaign"]
+        return found
+    except PersonalizeResourceNotFound:
+        return None
+
+
+def create_campaign(*, name: str, solution_version_arn: str, min_provisioned_tps: int) -> str:
+    created = _call(
+        "create_campaign", name=name, solutionVersionArn=solution_version_arn, minProvisionedTPS=min_provisioned_tps
+    )
+    return str(created["campaignArn"])
+
+
+def update_campaign(arn: str, *, min_provisioned_tps: int, solution_version_arn: str | None = None) -> None:
+    """Point the campaign at ``solution_version_arn`` (when given) with ``min_provisioned_tps``; refused with
+    PersonalizeResourceInUse while its creation or an earlier update is in progress."""
+    version = {"solutionVersionArn": solution_version_arn} if solution_version_arn else {}
+    _call("update_campaign", campaignArn=arn, minProvisionedTPS=min_provisioned_tps, **version)
+
+
+def delete_campaign(arn: str) -> bool:
+    """Delete the campaign; return False when it did not exist."""
+    try:
+        _call("delete_campaign", campaignArn=arn)
     except PersonalizeResourceNotFound:
         return False
     return True

@@ -71,6 +71,19 @@ class SolutionSettings(Settings):
     solution_arn: NonEmpty = Field(alias="SOLUTION_ARN")
 
 
+class BatchSettings(Settings):
+    """start_batch also needs the stack's filter (ExcludeSeenItems): empty when it is off."""
+
+    filter_arn: str = Field(default="", alias="FILTER_ARN")
+
+
+class CampaignSettings(Settings):
+    """point_campaign also needs the stack's campaign (CampaignMinTPS > 0): an empty CAMPAIGN_ARN means none."""
+
+    campaign_arn: str = Field(default="", alias="CAMPAIGN_ARN")
+    campaign_min_tps: int = Field(default=0, ge=0, alias="CAMPAIGN_MIN_TPS")
+
+
 def _describe(exc: ValidationError) -> str:
     missing = [str(error["loc"][0]) for error in exc.errors() if error["type"] == "missing"]
     invalid = [

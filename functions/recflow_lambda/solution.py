@@ -8,9 +8,19 @@ ServiceTimeout. The solution is named `fit_name(Name)`: at most 63 characters wh
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from recflow_lambda import personalize
+from recflow_lambda.custom_resource import (
+    POLL_SECONDS,
+    RemainingMs,
+    Sleep,
+    answer,
+    physical_id,
+    poll_budget,
+    sentence,
+    time_left,
+)
 from recflow_lambda.errors import PersonalizeRequestFailed, PersonalizeResourceExists, SolutionNotReady
 from recflow_lambda.models import (
     CustomResourceAddress,
@@ -22,14 +32,9 @@ from recflow_lambda.models import (
 from recflow_lambda.naming import fit_name, personalize_arn
 from recflow_lambda.observability import logger
 
-POLL_SECONDS = 5
-# Answer before Lambda's timeout can cut the function off mid-wait.
-SAFETY_MARGIN_MS = 20_000
 # Outside Lambda (offline deploy) there is no deadline: give up after this many polls.
 MAX_POLLS = 720
 _SOLUTION_ARN = re.compile(r"^arn:[\w-]+:personalize:[\w-]+:\d{12}:solution/[^/]+$")
-RemainingMs = Callable[[], int]
-Sleep = Callable[[float], None]
 
 
 def answer_request(
@@ -43,7 +48,7 @@ def answer_request(
     training of the solution, deletes it and waits until it is gone.
     """
     request_type = event.get("RequestType")
-    has_time = _time_left(remaining_ms)
+    has_time = time_left(remaining_ms)
 
     def wait() -> None:
         sleep(POLL_SECONDS)
@@ -53,7 +58,7 @@ def answer_request(
     try:
         if request_type == "Delete":
             reason = _delete(address.physical_resource_id, wait=wait, has_time=has_time)
-            return _answer(address, "SUCCESS", reason, _physical_id(address))
+            return answer(address, "SUCCESS", reason, physical_id(address))
         request = parse_event(SolutionRequest, event, "solution_resource")
         arn, is_new = _find_or_create(request.properties)
         _wait_until_active(arn, wait=wait, has_time=has_time)
@@ -62,15 +67,15 @@ def answer_request(
             reason = f"Solution {arn} is ACTIVE and replaces {replaced}, which CloudFormation deletes next."
         else:
             reason = f"Solution {arn} is ACTIVE."
-        return _answer(address, "SUCCESS", reason, arn, {"Arn": arn})
+        return answer(address, "SUCCESS", reason, arn, {"Arn": arn})
     except Exception as exc:  # CloudFormation must hear about every failure
         logger.exception("solution custom resource failed", extra={"request_type": request_type})
         if request_type == "Create" and arn:
             # A failed Create reports the solution it made or adopted, so the rollback's Delete removes it.
-            return _answer(address, "FAILED", _sentence(exc), arn)
+            return answer(address, "FAILED", sentence(exc), arn)
         if arn and is_new:  # a failed Update keeps the old resource: nothing else would remove the new one
             _discard(arn)
-        return _answer(address, "FAILED", _sentence(exc), _physical_id(address))
+        return answer(address, "FAILED", sentence(exc), physical_id(address))
 
 
 def ensure_solution(
@@ -88,7 +93,7 @@ def ensure_solution(
     """
     properties = SolutionProperties(Name=name, DatasetGroupArn=dataset_group_arn, RecipeArn=recipe_arn)
     arn, _ = _find_or_create(properties)
-    _wait_until_active(arn, wait=wait, has_time=has_time or _poll_budget(MAX_POLLS))
+    _wait_until_active(arn, wait=wait, has_time=has_time or poll_budget(MAX_POLLS))
     return arn
 
 
@@ -142,15 +147,6 @@ def _wait_until_active(arn: str, *, wait: Callable[[], None], has_time: Callable
         wait()
 
 
-def _time_left(remaining_ms: RemainingMs) -> Callable[[], bool]:
-    return lambda: remaining_ms() > SAFETY_MARGIN_MS
-
-
-def _poll_budget(polls: int) -> Callable[[], bool]:
-    budget = iter(range(polls))
-    return lambda: next(budget, None) is not None
-
-
 def _delete(physical_id: str | None, *, wait: Callable[[], None], has_time: Callable[[], bool]) -> str:
     if not physical_id or not _SOLUTION_ARN.match(physical_id):
         return f"Nothing to delete: the Create made no solution ({physical_id})."
@@ -192,29 +188,3 @@ def _discard(arn: str) -> None:
         personalize.delete_solution(arn)
     except PersonalizeRequestFailed:
         logger.exception("could not delete the solution a failed update created", extra={"solution": arn})
-
-
-def _sentence(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _physical_id(address: CustomResourceAddress) -> str:
-    return address.physical_resource_id or f"{address.logical_resource_id}-not-created"
-
-
-def _answer(
-    address: CustomResourceAddress,
-    status: Literal["SUCCESS", "FAILED"],
-    reason: str,
-    physical_id: str,
-    data: dict[str, str] | None = None,
-) -> CustomResourceResponse:
-    return CustomResourceResponse(
-        Status=status,
-        Reason=reason,
-        PhysicalResourceId=physical_id,
-        StackId=address.stack_id,
-        RequestId=address.request_id,
-        LogicalResourceId=address.logical_resource_id,
-        Data=data or {},
-    )

@@ -246,27 +246,44 @@ def aws_recs(
     user: Annotated[str | None, typer.Option("--user", help="User id (user recipes).")] = None,
     item: Annotated[str | None, typer.Option("--item", help="Item id (related-items recipes).")] = None,
     run: RunIdOption = None,
+    realtime: Annotated[
+        bool,
+        typer.Option("--realtime", help="Ask the stack's campaign now (GetRecommendations) instead of a run's output."),
+    ] = False,
     stack: StackOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
 ) -> None:
-    """A user's (or an item's) recommended items and scores, from the latest run or --run."""
+    """A user's (or an item's) recommended items and scores, from the latest run or --run, or --realtime from the
+    stack's campaign (with the stack's filter, when it has one)."""
     from recflow.operator import recs
 
     if (user is None) == (item is None):
         raise fail("give exactly one of --user ID or --item ID")
-    with operating(stack, endpoint_url, region) as deployed:
-        found = recs.find(deployed, "userId" if user is not None else "itemId", user or item or "", run)
+    if realtime and run is not None:
+        raise fail("--run reads a run's batch output and --realtime asks the campaign: give one of them")
+    field_name, value = ("userId", user) if user is not None else ("itemId", item or "")
     who = f"user {user}" if user is not None else f"item {item}"
-    console.print(f"Recommendations for {who} from run {found.run_id}", highlight=False, markup=False)
+    with operating(stack, endpoint_url, region) as deployed:
+        if realtime:
+            asked = recs.ask_campaign(deployed, field_name, value)
+            source = f"campaign {asked.campaign_arn.rsplit('/', 1)[-1]} (real time)"
+            items, scores = asked.items, asked.scores
+            where = f"({asked.campaign_arn}, filter {asked.filter_arn or 'none'}, {asked.recommendation_id})"
+        else:
+            found = recs.find(deployed, field_name, value, run)
+            source = f"run {found.run_id}"
+            items, scores = found.items, found.scores
+            where = f"(s3://{deployed.bucket}/{found.key})"
+    console.print(f"Recommendations for {who} from {source}", highlight=False, markup=False)
     table = Table()
     table.add_column("#", justify="right")
     table.add_column("Item")
     table.add_column("Score", justify="right")
-    for rank, (recommended, score) in enumerate(zip(found.items, found.scores, strict=False), start=1):
+    for rank, (recommended, score) in enumerate(zip(items, scores, strict=False), start=1):
         table.add_row(str(rank), recommended, "-" if score is None else f"{score:.6g}")
     console.print(table)
-    console.print(f"(s3://{deployed.bucket}/{found.key})", highlight=False, markup=False, soft_wrap=True)
+    console.print(where, highlight=False, markup=False, soft_wrap=True)
 
 
 @aws.command("metrics")

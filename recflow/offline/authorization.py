@@ -125,6 +125,10 @@ def _param(name: str) -> ArnOf:
     return lambda p, account, region: str(p[name])
 
 
+def _runtime_target(p: Params, account: str, region: str) -> str:
+    return str(p.get("campaignArn") or p.get("recommenderArn") or "*")
+
+
 def _glue_job(p: Params, account: str, region: str) -> str:
     return f"arn:{PARTITION}:glue:{region}:{account}:job/{p['JobName']}"
 
@@ -150,6 +154,17 @@ RESOURCE_ARNS: dict[str, ArnOf | None] = {
     "personalize:ListSolutionVersions": None,
     "personalize:CreateBatchInferenceJob": _personalize("batch-inference-job", "jobName"),
     "personalize:DescribeBatchInferenceJob": _param("batchInferenceJobArn"),
+    "personalize:CreateFilter": _personalize("filter", "name"),
+    "personalize:DescribeFilter": _param("filterArn"),
+    "personalize:DeleteFilter": _param("filterArn"),
+    "personalize:CreateCampaign": _personalize("campaign", "name"),
+    "personalize:DescribeCampaign": _param("campaignArn"),
+    "personalize:UpdateCampaign": _param("campaignArn"),
+    "personalize:DeleteCampaign": _param("campaignArn"),
+    # personalize-runtime signs as "personalize"; by the reference its two actions take only the campaign (or
+    # recommender), not the filter a request names.
+    "personalize:GetRecommendations": _runtime_target,
+    "personalize:GetPersonalizedRanking": _runtime_target,
     "states:StartExecution": _param("stateMachineArn"),
     "states:DescribeExecution": _param("executionArn"),
     "glue:StartJobRun": _glue_job,

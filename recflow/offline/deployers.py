@@ -7,8 +7,8 @@ refuses properties it does not carry over rather than dropping them silently.
 
 Updates and deletes (`update_stack`, `delete_stack`, a failed create's rollback) reach the same deployers
 as a ResourceRequest of request_type Update or Delete. Updated offline: Lambda functions (configuration
-and code) and the solution custom resource; any other type refuses an update, naming what changed.
-Deleted offline: the Personalize resources and the custom resource (through its real handler). Others
+and code) and the Personalize custom resources; any other type refuses an update, naming what changed.
+Deleted offline: the Personalize resources and the custom resources (through their real handler). Others
 stay in moto's account after their stack is gone: CloudFormation generates their names with a random
 suffix, so a stack deployed again never meets them.
 """
@@ -77,7 +77,11 @@ def deployers(clock: Clock, failures: list[DeployError] | None = None) -> dict[s
         "AWS::Personalize::DatasetGroup": _lifecycle(personalize.dataset_group, delete=personalize.delete),
         "AWS::Personalize::Schema": _lifecycle(personalize.schema, delete=personalize.delete),
         "AWS::Personalize::Dataset": _lifecycle(personalize.dataset, delete=personalize.delete),
-        "Custom::PersonalizeSolution": _SolutionResource(api, clock).handle,
+        # One function serves the three (functions/recflow_lambda/custom_resources.py), as on AWS.
+        **dict.fromkeys(
+            ("Custom::PersonalizeSolution", "Custom::PersonalizeFilter", "Custom::PersonalizeCampaign"),
+            _PersonalizeCustomResource(api, clock).handle,
+        ),
     }
     nothing = {kind: _lifecycle(_nothing) for kind in NOTHING_OFFLINE}
     return {kind: _naming_failures(deploy, failures) for kind, deploy in {**own, **nothing}.items()}
@@ -602,8 +606,9 @@ def _lower_first(props: dict[str, Any]) -> dict[str, Any]:
     return {key[0].lower() + key[1:]: value for key, value in props.items()}
 
 
-class _SolutionResource:
-    """Custom::PersonalizeSolution: what CloudFormation asks of its function, without the HTTP answer.
+class _PersonalizeCustomResource:
+    """Custom::PersonalizeSolution, ::PersonalizeFilter and ::PersonalizeCampaign: what CloudFormation asks of
+    their function, without the HTTP answer.
 
     CloudFormation would invoke the ServiceToken function and wait for a PUT to a presigned URL; offline
     the deployer runs the same request handling (`answer_request`) in the function's environment and
@@ -639,8 +644,8 @@ class _SolutionResource:
     def send(self, request: ResourceRequest) -> CustomResourceResponse:
         """The event CloudFormation sends the function for `request`, and the function's answer."""
         from recflow_lambda.clients import clear_clients
+        from recflow_lambda.custom_resources import answer_request
         from recflow_lambda.models import CustomResourceAddress
-        from recflow_lambda.solution import answer_request
 
         token = request.properties.get("ServiceToken") or (request.old_properties or {})["ServiceToken"]
         function = self.api("lambda", request).get_function_configuration(FunctionName=token)

@@ -8,7 +8,7 @@ moto (pinned in pyproject.toml) executes the real state machine, but out of the 
 3. run a Glue job's script, or finish `glue:startJobRun.sync` (it crashes on a missing callback endpoint),
 4. let Wait states, retry intervals and .sync polls pass on a simulated clock instead of real time,
 5. serve Personalize beyond the schema calls (the actions the local service lacks answer like AWS
-   does for an unknown operation, in JSON, instead of moto server's HTML 500),
+   does for an unknown operation, in JSON, instead of moto server's HTML 500), and personalize-runtime,
 6. deploy the types its CloudFormation lacks or mishandles (recflow/offline/deployers.py), attach AWS
    managed policies, and read a bucket policy's conditions as AWS does,
 7. answer, as a server, an action it does not implement with an error clients can parse (not HTML).
@@ -152,6 +152,7 @@ def extended_moto(
             *_glue_patches(ext),
             *_clock_patches(ext),
             *_personalize_patches(ext),
+            *_personalize_runtime_patches(ext),
             *_limit_patches(ext),
         ):
             stack.enter_context(patcher)
@@ -545,6 +546,53 @@ def _personalize_patches(ext: Extensions) -> list[Any]:
         *(
             patch.object(PersonalizeResponse, camelcase_to_underscores(action), responder(action), create=True)
             for action in PersonalizeResponses.ACTIONS
+        ),
+    ]
+
+
+# personalize-runtime signs as "personalize" and answers on personalize-runtime.<region>.amazonaws.com: in process,
+# its host must lead to the Personalize backend; in moto server (which picks the service from the credential
+# scope), its paths must be routes of the Personalize app. Either way PersonalizeResponse then names the action
+# from the path (the IAM check asks for personalize:GetRecommendations) and the local runtime answers it.
+PERSONALIZE_RUNTIME_URL = r"https?://personalize-runtime\.(.+)\.amazonaws\.com"
+
+
+def _personalize_runtime_patches(ext: Extensions) -> list[Any]:
+    from moto import backend_index
+    from moto.personalize import urls
+
+    from recflow.personalize_local.errors import PersonalizeError
+    from recflow.personalize_local.runtime import PATHS, PersonalizeRuntime, http_status
+
+    def responder(action: str) -> Callable[[PersonalizeResponse], str]:
+        def respond(self: PersonalizeResponse) -> str:
+            api = PersonalizeRuntime(ext.personalize(self.current_account, self.region))
+            try:
+                return json.dumps(api.handle(action, json.loads(self.body or "{}")))
+            except PersonalizeError as error:
+                answer = JsonRESTError(error.code, error.message)
+                answer.code = http_status(error.code)
+                raise answer from error
+
+        return respond
+
+    original_get_action = PersonalizeResponse._get_action
+
+    def get_action(self: PersonalizeResponse) -> str:
+        return PATHS.get(urlparse(self.uri).path.rstrip("/")) or original_get_action(self)
+
+    return [
+        patch.object(urls, "url_bases", [*urls.url_bases, PERSONALIZE_RUNTIME_URL]),
+        patch.dict(urls.url_paths, {f"{{0}}{path}$": PersonalizeResponse.dispatch for path in PATHS}),
+        patch.object(
+            backend_index,
+            "backend_url_patterns",
+            [*backend_index.backend_url_patterns, ("personalize", re.compile(PERSONALIZE_RUNTIME_URL))],
+        ),
+        patch.object(PersonalizeResponse, "_get_action", get_action),
+        *(
+            patch.object(PersonalizeResponse, camelcase_to_underscores(action), responder(action), create=True)
+            for action in PersonalizeRuntime.ACTIONS
         ),
     ]
 
@@ -962,6 +1010,10 @@ MOTO_SEAMS: tuple[Seam, ...] = (
     ),
     Seam("local Personalize", "moto.personalize.responses", "PersonalizeResponse.call_action", "(self)"),
     Seam("local Personalize schemas", "moto.personalize.models", "personalize_backends", None),
+    Seam("local Personalize runtime", "moto.personalize.responses", "PersonalizeResponse._get_action", "(self)"),
+    Seam("local Personalize runtime", "moto.personalize.urls", "url_bases", None),
+    Seam("local Personalize runtime", "moto.personalize.urls", "url_paths", None),
+    Seam("local Personalize runtime", "moto.backend_index", "backend_url_patterns", None),
     Seam(
         "CloudFormation deployers",
         "moto.cloudformation.parsing",

@@ -7,6 +7,10 @@ through the template's own EventBridge rule:
 
 recflow local serve --port 4566
 AWS_ENDPOINT_URL=http://127.0.0.1:4566 aws cloudformation describe-stacks --stack-name recflow
+AWS_ENDPOINT_URL=http://127.0.0.1:4566 aws personalize-runtime get-recommendations --campaign-arn … --user-id 1
+
+personalize-runtime shares the endpoint: it signs as "personalize", and moto_extensions routes its paths
+(/recommendations, /personalize-ranking) to the local service's runtime (recflow/personalize_local/runtime.py).
 
 Time runs on a ScaledClock: `time_scale` real seconds per simulated second, for the pipeline's waits and
 Personalize's jobs alike, so a client polling a job from outside also sees it finish.

@@ -1,15 +1,19 @@
-"""A user's (or an item's) recommendations, read from a run's batch inference output."""
+"""A user's (or an item's) recommendations: read from a run's batch inference output, or asked of the stack's
+campaign in real time (personalize-runtime GetRecommendations, with the stack's filter)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
 from recflow_lambda.finish import LATEST_KEY, output_prefix
 from recflow_lambda.models import LatestPointer
 
 from recflow.operator.runs import describe
 from recflow.operator.stack import OperatorError, Stack
+
+REALTIME_NUM_RESULTS = 25  # GetRecommendations' default
 
 
 @dataclass
@@ -64,3 +68,46 @@ def find(stack: Stack, field_name: str, value: str, run_id: str | None = None) -
             scores = list(output.get("scores") or [None] * len(items))
             return Recommendations(run_id=run_id, key=key, items=items, scores=scores)
     raise OperatorError(f"{who} {value!r} has no recommendations in run {run_id}: it was not in the batch input")
+
+
+@dataclass
+class RealtimeRecommendations:
+    campaign_arn: str
+    filter_arn: str | None  # the stack's filter, applied when the stack has one
+    items: list[str]
+    scores: list[float | None]
+    recommendation_id: str
+
+
+def ask_campaign(
+    stack: Stack, field_name: str, value: str, num_results: int = REALTIME_NUM_RESULTS
+) -> RealtimeRecommendations:
+    """The stack's campaign's answer for ``field_name`` (userId or itemId) equal to ``value``, filtered by the
+    stack's filter (Output FilterArn) when it has one."""
+    campaign = stack.outputs.get("CampaignArn")
+    if not campaign:
+        raise OperatorError(
+            f"stack {stack.name!r} has no campaign (no CampaignArn output): deploy it with CampaignMinTPS 1 or more "
+            "to get real-time recommendations, or drop --realtime to read the latest run's batch output"
+        )
+    filter_arn = stack.outputs.get("FilterArn") or None
+    request: dict[str, object] = {"campaignArn": campaign, field_name: value, "numResults": num_results}
+    if filter_arn:
+        request["filterArn"] = filter_arn
+    try:
+        answer = stack.client("personalize-runtime").get_recommendations(**request)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise OperatorError(
+                f"campaign {campaign} does not answer yet ({error.response['Error']['Message']}): a run creates or "
+                "updates it and waits until it is ACTIVE (`recflow aws runs`)"
+            ) from None
+        raise
+    entries = answer.get("itemList", [])
+    return RealtimeRecommendations(
+        campaign_arn=campaign,
+        filter_arn=filter_arn,
+        items=[str(entry["itemId"]) for entry in entries],
+        scores=[entry.get("score") for entry in entries],
+        recommendation_id=str(answer.get("recommendationId", "")),
+    )

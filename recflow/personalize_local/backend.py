@@ -4,7 +4,8 @@ Public `create_*`/`describe_*`/`list_*`/`delete_*` methods take plain values and
 objects (resources.py, which render their own API bodies); responses.py turns API requests into these
 calls. Jobs move through CREATE PENDING → CREATE IN_PROGRESS → ACTIVE on the injected clock, and
 their work (reading and checking CSV files, training, writing recommendations) runs through
-scheduler.py when a call first observes a job past its due time.
+scheduler.py when a call first observes a job past its due time. Campaigns (campaigns.py) and
+answering with a model through a filter (serving.py) hang off the backend as `campaigns` and `serving`.
 """
 
 import hashlib
@@ -13,7 +14,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from recflow.personalize_local import work
-from recflow.personalize_local.errors import PersonalizeError, already_exists, in_use, invalid_input, not_found
+from recflow.personalize_local.campaigns import Campaigns
+from recflow.personalize_local.errors import (
+    PersonalizeError,
+    already_exists,
+    in_use,
+    invalid_input,
+    limit_exceeded,
+    not_found,
+)
+from recflow.personalize_local.filters import parse_expression
 from recflow.personalize_local.interactions import DataError, Interactions
 from recflow.personalize_local.resources import (
     ACTIVE,
@@ -21,6 +31,7 @@ from recflow.personalize_local.resources import (
     BatchJob,
     Dataset,
     DatasetGroup,
+    Filter,
     ImportJob,
     Job,
     JobRecord,
@@ -28,14 +39,17 @@ from recflow.personalize_local.resources import (
     Solution,
     SolutionOptions,
     SolutionVersion,
+    require_active,
+    require_job_active,
 )
 from recflow.personalize_local.s3_objects import S3Problem, S3Uri
 from recflow.personalize_local.scheduler import JobScheduler
 from recflow.personalize_local.schema import SchemaLookup, check_interactions_schema, load_schema
+from recflow.personalize_local.serving import Serving, check_num_results
 from recflow.personalize_local.settings import LocalSettings
 from recflow.personalize_local.trainer import Trainer
 
-MAX_NUM_RESULTS = 500
+MAX_FILTERS_PER_DATASET_GROUP = 10  # Personalize's default quota
 RECIPE_PREFIX = "arn:aws:personalize:::recipe/"
 # Custom recipes of Amazon Personalize; whether the trainer implements one is its own business (it
 # raises ValueError and the solution version fails with that reason).
@@ -105,7 +119,10 @@ class PersonalizeBackend:
         self._versions: dict[str, SolutionVersion] = {}
         self._imports: dict[str, ImportJob] = {}
         self._batches: dict[str, BatchJob] = {}
+        self._filters: dict[str, Filter] = {}
         self._scheduler = JobScheduler(self.settings, self._work)
+        self.campaigns = Campaigns(self)  # campaigns.py: CreateCampaign … DeleteCampaign
+        self.serving = Serving(self)  # serving.py: recommendations and rankings, through filters
 
     def now(self) -> float:
         return self.clock.now()
@@ -142,6 +159,7 @@ class PersonalizeBackend:
         group = self.describe_dataset_group(arn)
         users = [d.arn for d in self._datasets.values() if d.dataset_group_arn == group.arn]
         users += [s.arn for s in self._solutions.values() if s.dataset_group_arn == group.arn]
+        users += [f.arn for f in self._filters.values() if f.dataset_group_arn == group.arn]
         if users:
             raise in_use(f"The dataset group {group.arn} still has resources ({', '.join(users)}); delete them first.")
         del self._dataset_groups[group.arn]
@@ -156,7 +174,7 @@ class PersonalizeBackend:
                 f"The local Personalize service supports only Interactions datasets, not {dataset_type}."
             )
         arn = self._unused_arn(self._datasets, "dataset", f"dataset/{group.name}/INTERACTIONS")
-        _require_active(group, "dataset group", now)
+        require_active(group, "dataset group", now)
         schema = load_schema(schema_arn, self._schemas)
         check_interactions_schema(schema)
         dataset = Dataset(
@@ -179,6 +197,15 @@ class PersonalizeBackend:
             raise in_use(f"The dataset {dataset.arn} has import jobs in progress ({', '.join(running)}).")
         del self._datasets[dataset.arn]
 
+    def interactions(self, group_arn: str, now: float) -> Interactions | None:
+        """The dataset group's interactions as they are at `now` (its due imports landed first); None before
+        any import."""
+        dataset = next((d for d in self._datasets.values() if d.dataset_group_arn == group_arn), None)
+        if dataset is None:
+            return None
+        self._observe_imports(dataset, now)
+        return dataset.interactions
+
     # --------------------------------------------------------------------------------- solutions
 
     def create_solution(
@@ -198,7 +225,7 @@ class PersonalizeBackend:
             raise invalid_input("recipeArn is required when performAutoML is not true.")
         if not recipe_arn.startswith(RECIPE_PREFIX) or recipe_arn.removeprefix(RECIPE_PREFIX) not in KNOWN_RECIPES:
             raise not_found("recipe", recipe_arn)
-        _require_active(group, "dataset group", now)
+        require_active(group, "dataset group", now)
         solution = Solution(
             **self._timeline(name, arn, now),
             dataset_group_arn=group.arn,
@@ -230,6 +257,9 @@ class PersonalizeBackend:
         running = [v.arn for v in versions if v.is_running(now)]
         if running:
             raise in_use(f"The solution {solution.arn} has solution versions in progress ({', '.join(running)}).")
+        campaigns = self.campaigns.on_solution(solution.arn)
+        if campaigns:
+            raise in_use(f"The solution {solution.arn} has campaigns ({', '.join(campaigns)}); delete them first.")
         for version in versions:  # batch jobs keep their own reference to the version they used
             del self._versions[version.arn]
         del self._solutions[solution.arn]
@@ -251,7 +281,7 @@ class PersonalizeBackend:
         if data_location is None:
             raise invalid_input("dataSource.dataLocation is required.")
         _s3_uri(data_location, "dataSource.dataLocation")
-        _require_active(dataset, "dataset", now)
+        require_active(dataset, "dataset", now)
         timeline = self._scheduler.job("import", "dataset import job", job_name, arn, now)
         source: dict[str, Any] = {"dataset": dataset, "data_location": data_location, "import_mode": import_mode}
         job = ImportJob(
@@ -280,7 +310,7 @@ class PersonalizeBackend:
                 "ResourceAlreadyExistsException",
                 f"The solution {solution.arn} already has a solution version named {name}.",
             )
-        _require_active(solution, "solution", now)
+        require_active(solution, "solution", now)
         if training_mode == "AUTOTRAIN":
             raise invalid_input("trainingMode AUTOTRAIN is reserved for automatic training; use FULL or UPDATE.")
         for version in versions:
@@ -314,7 +344,7 @@ class PersonalizeBackend:
 
     def get_solution_metrics(self, solution_version_arn: str) -> dict[str, float]:
         version = self.describe_solution_version(solution_version_arn)
-        _require_job_active(version, self.now())
+        require_job_active(version, self.now())
         return {name: float(value) for name, value in version.model.metrics.items()}
 
     # ---------------------------------------------------------------------- batch inference jobs
@@ -334,20 +364,24 @@ class PersonalizeBackend:
         now = self.now()
         arn = self._unused_arn(self._batches, "batch inference job", f"batch-inference-job/{job_name}")
         version = _find(self._versions, solution_version_arn, "solution version")
-        if filter_arn:
-            raise not_found("filter", filter_arn)  # the local service has no filters
+        item_filter = self.serving.usable_filter(filter_arn, version, now) if filter_arn else None
         if mode != "BATCH_INFERENCE":
             raise invalid_input("The local Personalize service supports only batchInferenceJobMode BATCH_INFERENCE.")
-        if not 1 <= num_results <= MAX_NUM_RESULTS:
-            raise invalid_input(f"numResults must be between 1 and {MAX_NUM_RESULTS}, not {num_results}.")
+        check_num_results(num_results)
         _s3_uri(input_path, "jobInput.s3DataSource.path")
         _s3_uri(output_path, "jobOutput.s3DataDestination.path")
         self._scheduler.observe(version, now)
-        _require_job_active(version, now)
+        require_job_active(version, now)
         timeline = self._scheduler.job("batch", "batch inference job", job_name, arn, now)
         paths: dict[str, Any] = {"input_path": input_path, "output_path": output_path}
         job = BatchJob(
-            **timeline, **paths, version=version, num_results=num_results, role_arn=role_arn, job_config=job_config
+            **timeline,
+            **paths,
+            version=version,
+            num_results=num_results,
+            role_arn=role_arn,
+            job_config=job_config,
+            filter=item_filter,
         )
         return self._start(self._batches, job)
 
@@ -357,6 +391,44 @@ class PersonalizeBackend:
     def list_batch_inference_jobs(self, solution_version_arn: str | None = None) -> list[BatchJob]:
         jobs = (j for j in self._batches.values() if solution_version_arn in (None, j.version.arn))
         return self._observed_newest_first(jobs)
+
+    # ----------------------------------------------------------------------------------- filters
+
+    def create_filter(self, name: str, dataset_group_arn: str, filter_expression: str) -> Filter:
+        """A filter on the simulated clock: CREATE PENDING, CREATE IN_PROGRESS half way, then ACTIVE."""
+        now = self.now()
+        arn = self._unused_arn(self._filters, "filter", f"filter/{name}")
+        group = self.describe_dataset_group(dataset_group_arn)
+        expression = parse_expression(filter_expression)
+        if expression.dataset == "Items":
+            raise invalid_input(
+                f"The filter expression uses Items.{expression.field}, but the dataset group {group.arn} has no "
+                "Items dataset (the local Personalize service supports only Interactions datasets)."
+            )
+        if sum(f.dataset_group_arn == group.arn for f in self._filters.values()) >= MAX_FILTERS_PER_DATASET_GROUP:
+            raise limit_exceeded(
+                f"The dataset group {group.arn} already has {MAX_FILTERS_PER_DATASET_GROUP} filters, the most "
+                "Personalize allows; delete one first."
+            )
+        timeline = self._timeline(name, arn, now)
+        started = now + self.settings.resource_seconds / 2
+        item_filter = Filter(**timeline, dataset_group_arn=group.arn, expression=expression, started=started)
+        self._filters[arn] = item_filter
+        return item_filter
+
+    def describe_filter(self, arn: str) -> Filter:
+        return _find(self._filters, arn, "filter")
+
+    def list_filters(self, dataset_group_arn: str | None = None) -> list[Filter]:
+        return _newest_first(f for f in self._filters.values() if dataset_group_arn in (None, f.dataset_group_arn))
+
+    def delete_filter(self, arn: str) -> None:
+        now = self.now()
+        item_filter = self.describe_filter(arn)
+        running = [j.arn for j in self._batches.values() if j.filter is item_filter and j.is_running(now)]
+        if running:
+            raise in_use(f"The filter {arn} is used by batch inference jobs in progress ({', '.join(running)}).")
+        del self._filters[arn]
 
     # ------------------------------------------------------------------------------- job work
 
@@ -373,7 +445,13 @@ class PersonalizeBackend:
             return len(data)
         assert isinstance(job, BatchJob)
         records, job.output_keys = work.write_recommendations(
-            self._job_s3(job), self._trainer, job.version.model, job.input_path, job.output_path, job.num_results
+            self._job_s3(job),
+            self._trainer,
+            job.version.model,
+            job.input_path,
+            job.output_path,
+            job.num_results,
+            self.serving.batch_answer(job),
         )
         return records
 
@@ -400,17 +478,19 @@ class PersonalizeBackend:
 
     def _training_data(self, group_arn: str, now: float) -> Interactions:
         """The interactions a new solution version trains on: the dataset as it is now."""
-        dataset = next((d for d in self._datasets.values() if d.dataset_group_arn == group_arn), None)
-        if dataset is not None:
-            for job in sorted(self._imports.values(), key=lambda j: j.created):
-                if job.dataset is dataset:
-                    self._scheduler.observe(job, now)
-        if dataset is None or dataset.interactions is None:
+        data = self.interactions(group_arn, now)
+        if data is None:
             raise invalid_input(
                 f"The dataset group {group_arn} has no imported interactions; import data with "
                 "CreateDatasetImportJob before creating a solution version."
             )
-        return dataset.interactions
+        return data
+
+    def _observe_imports(self, dataset: Dataset, now: float) -> None:
+        """Let the dataset's due imports land, oldest first: what it holds now."""
+        for job in sorted(self._imports.values(), key=lambda j: j.created):
+            if job.dataset is dataset:
+                self._scheduler.observe(job, now)
 
     # --------------------------------------------------------------------------------- plumbing
 
@@ -480,18 +560,6 @@ def _find(store: dict[str, ResourceT], arn: str, kind: str) -> ResourceT:
     if arn not in store:
         raise not_found(kind, arn)
     return store[arn]
-
-
-def _require_active(resource: Resource, kind: str, now: float) -> None:
-    status = resource.status(now)
-    if status != ACTIVE:
-        raise in_use(f"The {kind} {resource.arn} is {status}; wait until it is ACTIVE.")
-
-
-def _require_job_active(job: Job, now: float) -> None:
-    status = job.status(now)
-    if status != ACTIVE:
-        raise in_use(f"The {job.kind} {job.arn} is {status}; it must be ACTIVE.")
 
 
 def _newest_first(items: Iterable[ResourceT]) -> list[ResourceT]:

@@ -2,70 +2,135 @@
 
     {"input":{"userId":"75"},"output":{"recommendedItems":["1","2"],"scores":[0.0123,0.0101]},"error":null}
 
-The input is echoed as given (re-serialised compactly). A line that is not usable (not JSON, not an
-object, no id of the kind the model needs, an id that is not a non-empty string) gets an output line
-with `"output":null` and a one-sentence `"error"`, and the job goes on. Lines are scored in blocks,
-so memory stays bounded however long the input file is.
+The input is echoed as given (re-serialised compactly). `scores` appears only for recipes that return
+scores (user-personalization, personalized-ranking). A line Personalize cannot use (not JSON, not an
+object, without the id the recipe needs, an id that is not a non-empty string, bad filterValues) keeps
+its place with AWS's shape for it:
+
+    {"input":{"itemId":"3"},"output":{"recommendedItems":[]},
+     "error":"User error: Required fields for the provided recipe are userId"}      (on one line)
+
+and the job goes on. Lines are answered in blocks, so memory stays bounded however long the file is.
 """
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from recflow.personalize_local.recommender import TrainedModel
+from recflow.personalize_local.recommender import Recommendation, TrainedModel
 from recflow.progress import Advance
 
 BLOCK_LINES = 4096
 MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
+USER_ERROR = "User error: "
 
 
 @dataclass(frozen=True)
-class _Request:
+class BatchRequest:
+    """One usable input line: the key to answer and what else the line asks for."""
+
+    key: str  # the userId, or the itemId for related items
+    user: str | None  # whose interactions a filter reads: the userId (optional on related-items lines)
+    filter_values: Mapping[str, str] | None
+    item_list: list[str] | None  # personalized-ranking: the items to order
+
+
+# Answers one block of requests, in order: a Recommendation, or the sentence a line's error gives.
+Answer = Callable[[Sequence[BatchRequest]], list[Recommendation | str]]
+
+
+@dataclass(frozen=True)
+class _Line:
     echo: object  # what goes into "input": the parsed JSON value, or the raw text
-    key: str | None  # None exactly when `error` says why the line is unusable
+    request: BatchRequest | None  # None exactly when `error` says why the line is unusable
     error: str | None
 
 
+def model_answer(model: TrainedModel, num_results: int) -> Answer:
+    """Answers straight from `model`, unfiltered (Serving.batch_answer also applies the job's filter)."""
+
+    def answer(requests: Sequence[BatchRequest]) -> list[Recommendation | str]:
+        if model.ranks_lists:
+            return [model.rank(request.key, request.item_list or []) for request in requests]
+        return list(model.recommend([request.key for request in requests], num_results))
+
+    return answer
+
+
 def batch_output_lines(
-    model: TrainedModel, input_lines: Iterable[str], num_results: int, advance: Advance = lambda _: None
+    model: TrainedModel,
+    input_lines: Iterable[str],
+    num_results: int,
+    advance: Advance = lambda _: None,
+    *,
+    answer: Answer | None = None,
 ) -> Iterator[str]:
     """The `.out` lines (without newlines) for `input_lines`, one per input line; `advance` counts the
-    lines answered."""
+    lines answered. `answer` (default: `model_answer`, unfiltered) answers the usable lines."""
+    answer = answer or model_answer(model, num_results)
     lines = iter(input_lines)
     while block := list(itertools.islice(lines, BLOCK_LINES)):
-        requests = [_parse(line, model.query_key) for line in block]
-        keys = [request.key for request in requests if request.key is not None]
-        answers = iter(model.recommend(keys, num_results, advance) if keys else [])
-        advance(len(requests) - len(keys))  # the unusable lines, answered with their error
-        for request in requests:
-            if request.error is not None:
-                yield _output_line(request.echo, None, request.error)
+        parsed = [_parse(line, model.query_key, model.ranks_lists) for line in block]
+        requests = [line.request for line in parsed if line.request is not None]
+        answers = iter(answer(requests) if requests else [])
+        for line in parsed:
+            result = next(answers) if line.request is not None else line.error
+            if isinstance(result, Recommendation):
+                output: dict[str, object] = {"recommendedItems": result.items}
+                if result.scores is not None:
+                    output["scores"] = result.scores
+                yield _output_line(line.echo, output, None)
             else:
-                items, scores = next(answers)
-                yield _output_line(request.echo, {"recommendedItems": items, "scores": scores}, None)
+                yield _output_line(line.echo, {"recommendedItems": []}, _user_error(result or ""))
+        advance(len(block))
 
 
-def _parse(line: str, field: str) -> _Request:
+def _user_error(message: str) -> str:
+    return message if message.startswith(USER_ERROR) else USER_ERROR + message
+
+
+def _parse(line: str, field: str, ranks_lists: bool) -> _Line:
     text = line.rstrip("\r\n")
+    required = f"Required fields for the provided recipe are {field}" + (", itemList" if ranks_lists else "")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return _Request(text, None, f"The line is not valid JSON ({exc.msg} at column {exc.colno}).")
-    example = json.dumps({field: "75"})
+        return _Line(text, None, f"The line is not valid JSON ({exc.msg} at column {exc.colno}).")
     if not isinstance(record, dict):
-        return _Request(record, None, f"The line must be a JSON object such as {example}.")
-    if field not in record:
-        return _Request(record, None, f"The line has no {field}; this solution needs lines such as {example}.")
-    value = record[field]
+        return _Line(record, None, f"The line must be a JSON object such as {json.dumps({field: '75'})}.")
+    if field not in record or (ranks_lists and "itemList" not in record):
+        return _Line(record, None, required)
+    problem = _id_problem(record[field], field)
+    if problem:
+        return _Line(record, None, problem)
+    user = record.get("userId") if field == "itemId" else record[field]
+    problem = _id_problem(user, "userId") if user is not None else None
+    if problem:
+        return _Line(record, None, problem)
+    filter_values = record.get("filterValues")
+    if filter_values is not None and not (
+        isinstance(filter_values, dict) and all(isinstance(value, str) for value in filter_values.values())
+    ):
+        return _Line(record, None, 'filterValues must be an object of strings, such as {"EVENT_TYPE": "\\"click\\""}.')
+    item_list = record.get("itemList") if ranks_lists else None
+    if ranks_lists and not (
+        isinstance(item_list, list) and item_list and all(isinstance(item, str) and item for item in item_list)
+    ):
+        return _Line(record, None, "itemList must be a non-empty list of item id strings.")
+    return _Line(record, BatchRequest(record[field], user, filter_values, item_list), None)
+
+
+def _id_problem(value: object, field: str) -> str | None:
+    example = json.dumps({field: "75"})
     if not isinstance(value, str):
         kind = "null" if value is None else type(value).__name__
-        return _Request(record, None, f"{field} must be a string such as {example}, not {kind}.")
+        return f"{field} must be a string such as {example}, not {kind}."
     if not value or len(value) > MAX_ID_LENGTH:
-        return _Request(record, None, f"{field} must have 1 to {MAX_ID_LENGTH} characters.")
-    return _Request(record, value, None)
+        return f"{field} must have 1 to {MAX_ID_LENGTH} characters."
+    return None
 
 
-def _output_line(echo: object, output: dict[str, list[str] | list[float]] | None, error: str | None) -> str:
+def _output_line(echo: object, output: dict[str, object], error: str | None) -> str:
     record = {"input": echo, "output": output, "error": error}
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)

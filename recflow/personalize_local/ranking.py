@@ -6,6 +6,8 @@ cosine sums) have arbitrary scales, so each row is standardised and passed throu
 the items the user could be recommended; count-based models (popularity) divide counts by their sum.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -23,16 +25,49 @@ def block_rows(items: int) -> int:
     return max(1, BLOCK_CELLS // max(items, 1))
 
 
+def empty_rows(rows: int, columns: int) -> sp.csr_matrix:
+    """A rows x columns CSR matrix with no entries (float32)."""
+    return sp.csr_matrix(
+        (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32), np.zeros(rows + 1, dtype=np.int32)),
+        shape=(rows, columns),
+    )
+
+
 def exclude(scores: np.ndarray, excluded: sp.csr_matrix) -> None:
     """Set the excluded (row, item) cells to -inf in place, so they are never ranked."""
     rows = np.repeat(np.arange(excluded.shape[0]), np.diff(excluded.indptr))
     scores[rows, excluded.indices] = -np.inf
 
 
+@dataclass(frozen=True)
+class ItemMask:
+    """Which catalogue items each row of a score block may be recommended: a filter, evaluated.
+
+    `include=False` (EXCLUDE): the cells of `items` may not be recommended, everything else may.
+    `include=True` (INCLUDE): only the cells of `items` may be recommended.
+    `items` is rows x catalogue (the model's sorted item ids), binary.
+    """
+
+    include: bool
+    items: sp.csr_matrix
+
+    def rows(self, positions: np.ndarray) -> "ItemMask":
+        return ItemMask(self.include, self.items[positions])
+
+    def apply(self, scores: np.ndarray) -> None:
+        """Set the cells this mask rules out to -inf in place (rows of `scores` = rows of the mask)."""
+        if not self.include:
+            exclude(scores, self.items)
+            return
+        allowed = self.items.toarray() > 0
+        scores[~allowed] = -np.inf
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Item codes and scores of each row's k best items, best first; -1 where fewer are rankable.
 
-    Ties go to the lower item code, so lists are the same on every run.
+    Ties go to the lower item code, also at the k-th place, so a list is a prefix of the same row's
+    longer lists and removing items (a filter) never brings back a different tied item.
     """
     rows, items = scores.shape
     k = min(k, items)
@@ -44,6 +79,16 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((candidates, -values), axis=1)
     codes = np.take_along_axis(candidates, order, axis=1)
     values = np.take_along_axis(values, order, axis=1)
+    if k < items:
+        # argpartition picks arbitrarily among items tied with the k-th: redo the rows where the tie
+        # reaches past k, keeping the lowest codes.
+        kth = values[:, -1:]
+        spill = np.flatnonzero(np.isfinite(kth[:, 0]) & ((scores >= kth).sum(axis=1) > k))
+        for row in spill:
+            row_scores = scores[row]
+            tied = np.flatnonzero(row_scores >= kth[row, 0])
+            best = tied[np.lexsort((tied, -row_scores[tied]))][:k]
+            codes[row], values[row] = best, row_scores[best]
     codes = np.where(np.isneginf(values), -1, codes)
     return codes, values
 

@@ -3,11 +3,13 @@ offline metrics, and vectorised top-k recommendations.
 
 Recipes (a name or `arn:aws:personalize:::recipe/<name>`):
 
-* `aws-user-personalization`, `aws-user-personalization-v2`: EASE (ease.py) while the catalogue has
-  at most EASE_MAX_ITEMS items and EASE's working set fits in half of the available memory;
-  implicit-feedback ALS beyond that. λ is chosen on a validation split.
-* `aws-popularity-count`: the most interacted-with items.
-* `aws-similar-items`, `aws-sims`: item-to-item cosine similarity; batch input is `{"itemId": …}`.
+* `aws-user-personalization`, `aws-user-personalization-v2`, and `aws-personalized-ranking(-v2)` (the
+  same model, asked to order a given list): EASE (ease.py) while the catalogue has at most
+  EASE_MAX_ITEMS items and EASE's working set fits in half of the available memory; implicit-feedback
+  ALS beyond that. λ is chosen on a validation split. These return scores, as in Personalize.
+* `aws-popularity-count`: the most interacted-with items, the same for every user; no scores.
+* `aws-similar-items`, `aws-sims`: item-to-item cosine similarity; batch input is `{"itemId": …}`; no
+  scores.
 
 Training follows Personalize's documented protocol (metrics.py): a seeded 10% of the users (those
 with 2+ distinct items) is the testing set, the model is fitted on the other users, and the testing
@@ -16,8 +18,9 @@ newest 10% of another 10% of the users (validation), held out of that same fit, 
 users are looked at. The served model is then fitted on all the data with that λ. The same seed
 gives the same model and metrics.
 
-Recommendations exclude the items a user already interacted with (for related items: the query
-item). Unknown users or items get the most popular items, as Personalize does for cold users.
+Like Personalize, recommendations may contain items the user already interacted with: only a filter
+(filters.py, applied as a ranking.ItemMask) removes them. Related items never include the query item.
+Unknown users or items get the most popular items, as Personalize does for cold users.
 """
 
 import math
@@ -32,17 +35,23 @@ import scipy.sparse as sp
 from recflow.personalize_local import metrics as offline
 from recflow.personalize_local.algorithms import Als, ItemKnn, Popularity
 from recflow.personalize_local.ease import GramBasis, SpectralBasis
+from recflow.personalize_local.filters import user_rows
 from recflow.personalize_local.ranking import (
+    SOFTMAX_TEMPERATURE,
+    ItemMask,
     block_rows,
+    empty_rows,
     exclude,
     proportional_scores,
     softmax_scores,
     top_k,
 )
+from recflow.personalize_local.score_rows import ScoreRows
 from recflow.progress import NO_PROGRESS, Advance, Progress
 
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 USER_PERSONALIZATION = frozenset({"aws-user-personalization", "aws-user-personalization-v2"})
+PERSONALIZED_RANKING = frozenset({"aws-personalized-ranking", "aws-personalized-ranking-v2"})
 POPULARITY = frozenset({"aws-popularity-count"})
 RELATED_ITEMS = frozenset({"aws-similar-items", "aws-sims"})
 
@@ -67,9 +76,18 @@ class Scorer(Protocol):
     def scores(self, history: sp.csr_matrix) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class Recommendation:
+    """One answer: item ids, best first, and their scores (None for recipes without scores:
+    popularity-count and related items)."""
+
+    items: list[str]
+    scores: list[float] | None
+
+
 @dataclass(frozen=True, eq=False)
 class TrainedModel:
-    """A trained solution version: what GetSolutionMetrics and batch inference need."""
+    """A trained solution version: what GetSolutionMetrics, batch inference and the runtime API need."""
 
     recipe: str
     algorithm: str  # "ease", "als", "popularity" or "item-knn"
@@ -78,37 +96,103 @@ class TrainedModel:
     query_key: str  # the batch input field: "userId" or "itemId"
     user_ids: np.ndarray  # sorted
     item_ids: np.ndarray  # sorted
-    history: sp.csr_matrix  # users x items, binary
+    history: sp.csr_matrix  # users x items, binary: the interactions trained on
     scorer: Scorer
     popularity: Popularity
 
-    def recommend(
-        self, keys: Sequence[str], num_results: int, advance: Advance = lambda _: None
-    ) -> list[tuple[list[str], list[float]]]:
-        """Top `num_results` item ids and scores per key (a user id, or an item id for related items).
+    @property
+    def returns_scores(self) -> bool:
+        """Personalize returns scores only for user-personalization and personalized-ranking recipes."""
+        return recipe_name(self.recipe) in USER_PERSONALIZATION | PERSONALIZED_RANKING
 
-        Scores are descending, in (0, 1] and normalised over the catalogue. Keys the model has not
-        seen get the most popular items. `advance` counts the keys answered, a block at a time.
+    @property
+    def ranks_lists(self) -> bool:
+        """A personalized-ranking recipe: batch input lines carry the `itemList` to order."""
+        return recipe_name(self.recipe) in PERSONALIZED_RANKING
+
+    def recommend(
+        self,
+        keys: Sequence[str],
+        num_results: int,
+        advance: Advance = lambda _: None,
+        *,
+        mask: ItemMask | None = None,
+    ) -> list[Recommendation]:
+        """Top `num_results` items per key (a user id, or an item id for related items), best first.
+
+        `mask` (one row per key) rules items out, as a filter does; without it seen items may be
+        recommended. Scores, where the recipe has them, are descending, in (0, 1] and normalised over the
+        items the row may be recommended. Keys the model has not seen get the most popular items.
+        `advance` counts the keys answered, a block at a time.
         """
         if num_results < 1:
             raise ValueError(f"num_results must be at least 1, not {num_results}")
         known_ids = self.item_ids if self.query_key == "itemId" else self.user_ids
         codes = _lookup(known_ids, np.asarray(keys, dtype=str))
-        results: list[tuple[list[str], list[float]] | None] = [None] * len(codes)
-        known = np.flatnonzero(codes >= 0)
+        results: list[Recommendation | None] = [None] * len(codes)
         step = block_rows(len(self.item_ids))
+        known, cold = np.flatnonzero(codes >= 0), np.flatnonzero(codes < 0)
         for start in range(0, len(known), step):
             positions = known[start : start + step]
-            lists = self._rank(self._histories(codes[positions]), self.scorer, num_results)
-            for position, result in zip(positions, lists, strict=True):
+            rows = mask.rows(positions) if mask is not None else None
+            for position, result in zip(
+                positions, self._rank(self._histories(codes[positions]), self.scorer, num_results, rows), strict=True
+            ):
                 results[position] = result
             advance(len(positions))
-        if len(known) == len(codes):
-            return [result for result in results if result is not None]  # every key was filled above
-        no_history = sp.csr_matrix(np.zeros((1, len(self.item_ids)), dtype=np.float32))
-        (cold,) = self._rank(no_history, self.popularity, num_results)
-        advance(len(codes) - len(known))
-        return [cold if result is None else result for result in results]
+        # Cold keys share one popularity list unless a mask makes each row its own.
+        cold_step = step if mask is not None else max(len(cold), 1)
+        for start in range(0, len(cold), cold_step):
+            positions = cold[start : start + cold_step]
+            rows = mask.rows(positions) if mask is not None else None
+            count = len(positions) if mask is not None else 1
+            no_history = empty_rows(count, len(self.item_ids))
+            lists = self._rank(no_history, self.popularity, num_results, rows)
+            for index, position in enumerate(positions):
+                results[position] = lists[index if mask is not None else 0]
+            advance(len(positions))
+        return [result for result in results if result is not None]  # every key was filled above
+
+    def seen(self, keys: Sequence[str]) -> ItemMask:
+        """An EXCLUDE mask of the items each user key interacted with in the training data: what the
+        filter `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")` removes while no import came after
+        training (and no user has over 100 interactions of one event type)."""
+        return ItemMask(include=False, items=user_rows(self.user_ids, self.history, keys))
+
+    def rank(self, user_id: str, item_ids: Sequence[str], mask: ItemMask | None = None) -> Recommendation:
+        """GetPersonalizedRanking: `item_ids` ordered for the user, best first (repeats kept once).
+
+        Scores use the same function as `recommend`, normalised over the input items only, so they sum to
+        1 over the items the model knows; items absent from training come last, in the order given, with
+        score 0 (as Personalize documents). `mask` (one row) drops the items a filter rules out.
+        Unknown users are ranked by popularity.
+        """
+        (code,) = _lookup(self.user_ids, np.asarray([user_id], dtype=str))
+        history = self.history[[code]] if code >= 0 else empty_rows(1, len(self.item_ids))
+        scorer = self.scorer if code >= 0 else self.popularity
+        scores = scorer.scores(history)
+        if mask is not None:
+            mask.apply(scores)
+        candidates = list(dict.fromkeys(item_ids))
+        columns = _lookup(self.item_ids, np.asarray(candidates, dtype=str))
+        row = scores[0]
+        known = [(float(row[column]), index) for index, column in enumerate(columns) if column >= 0]
+        known = [(value, index) for value, index in known if np.isfinite(value)]
+        known.sort(key=lambda pair: (-pair[0], pair[1]))
+        unknown = [candidates[index] for index, column in enumerate(columns) if column < 0]
+        values = np.array([value for value, _ in known], dtype=np.float64)
+        if scorer.proportional:
+            total = values.sum()
+            shares = values / total if total > 0 else np.zeros(len(values))
+        else:
+            rankable = row[np.isfinite(row)].astype(np.float64)
+            spread = float(rankable.std()) if len(rankable) else 0.0
+            exponent = (values - (values.max() if len(values) else 0.0)) / (SOFTMAX_TEMPERATURE * (spread or 1.0))
+            weights = np.exp(exponent)
+            shares = weights / weights.sum() if len(weights) else weights
+        ranked = [candidates[index] for _, index in known] + unknown
+        scores_out = [_rounded(float(share)) for share in shares] + [0.0] * len(unknown)
+        return Recommendation(ranked, scores_out)
 
     def _histories(self, codes: np.ndarray) -> sp.csr_matrix:
         if self.query_key == "itemId":
@@ -116,20 +200,32 @@ class TrainedModel:
             return sp.csr_matrix((ones, (np.arange(len(codes)), codes)), shape=(len(codes), len(self.item_ids)))
         return self.history[codes]
 
-    def _rank(self, history: sp.csr_matrix, scorer: Scorer, k: int) -> list[tuple[list[str], list[float]]]:
+    def _rank(self, history: sp.csr_matrix, scorer: Scorer, k: int, mask: ItemMask | None) -> list[Recommendation]:
         scores = scorer.scores(history)
-        exclude(scores, history)
+        if self.query_key == "itemId":
+            exclude(scores, history)  # related items never include the query item
+        if mask is not None:
+            mask.apply(scores)
         codes, values = top_k(scores, k)
-        normalise = proportional_scores if scorer.proportional else softmax_scores
-        probabilities = normalise(scores, values)
+        probabilities = None
+        if self.returns_scores:
+            normalise = proportional_scores if scorer.proportional else softmax_scores
+            probabilities = normalise(scores, values)
         results = []
-        for row_codes, row_probabilities in zip(codes, probabilities, strict=True):
+        for row, row_codes in enumerate(codes):
             valid = row_codes >= 0
-            # Seven significant digits like Personalize's output; the floor keeps scores above 0 even
-            # when a softmax term underflows.
-            rounded = [float(f"{max(p, 1e-300):.7g}") for p in row_probabilities[valid]]
-            results.append((self.item_ids[row_codes[valid]].tolist(), rounded))
+            items = self.item_ids[row_codes[valid]].tolist()
+            if probabilities is None:
+                results.append(Recommendation(items, None))
+            else:
+                results.append(Recommendation(items, [_rounded(p) for p in probabilities[row][valid]]))
         return results
+
+
+def _rounded(probability: float) -> float:
+    # Seven significant digits like Personalize's output; the floor keeps scores above 0 even when a
+    # softmax term underflows.
+    return float(f"{max(float(probability), 1e-300):.7g}")
 
 
 def recipe_name(recipe: str) -> str:
@@ -143,10 +239,10 @@ def choose_algorithm(recipe: str, users: int, items: int) -> str:
         return "popularity"
     if name in RELATED_ITEMS:
         return "item-knn"
-    if name in USER_PERSONALIZATION:
+    if name in USER_PERSONALIZATION | PERSONALIZED_RANKING:
         fits = ease_memory_bytes(users, items) <= EASE_MEMORY_SHARE * available_memory_bytes()
         return "ease" if items <= EASE_MAX_ITEMS and fits else "als"
-    supported = ", ".join(sorted(USER_PERSONALIZATION | POPULARITY | RELATED_ITEMS))
+    supported = ", ".join(sorted(USER_PERSONALIZATION | PERSONALIZED_RANKING | POPULARITY | RELATED_ITEMS))
     raise ValueError(f"the local Personalize service does not implement the recipe {name}; it supports {supported}")
 
 
@@ -211,7 +307,8 @@ def train(
         user_ids=data.user_ids,
         item_ids=data.item_ids,
         history=data.matrix,
-        scorer=scorer,
+        # Stored rows (score_rows.py): a user's scores are the same in batch output and real-time answers.
+        scorer=ScoreRows.of(scorer, data.matrix) if algorithm in ("ease", "als") else scorer,
         popularity=Popularity.fit(data.matrix),
     )
 

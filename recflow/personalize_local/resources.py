@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from recflow.personalize_local.errors import in_use
+from recflow.personalize_local.filters import FilterExpression
 from recflow.personalize_local.interactions import Interactions
 from recflow.personalize_local.schema import DatasetSchema
 from recflow.personalize_local.settings import Fault, Phase
@@ -112,6 +114,31 @@ class Solution(Resource):
 
 
 @dataclass(kw_only=True)
+class Filter(Resource):
+    """CREATE PENDING, then CREATE IN_PROGRESS from `started`, then ACTIVE at `active_at`."""
+
+    dataset_group_arn: str
+    expression: FilterExpression
+    started: float
+
+    def status(self, now: float) -> str:
+        if now >= self.active_at:
+            return ACTIVE
+        return CREATE_IN_PROGRESS if now >= self.started else CREATE_PENDING
+
+    def updated(self, now: float) -> float:
+        if now >= self.active_at:
+            return self.active_at
+        return self.started if now >= self.started else self.created
+
+    def summary(self, now: float) -> dict[str, Any]:
+        return {"name": self.name, "filterArn": self.arn, **self.times(now), "datasetGroupArn": self.dataset_group_arn}
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        return self.summary(now) | {"filterExpression": self.expression.text}
+
+
+@dataclass(kw_only=True)
 class Job:
     """A dataset import, solution version or batch inference job.
 
@@ -180,6 +207,20 @@ class Job:
         )
 
 
+def require_active(resource: Resource, kind: str, now: float) -> None:
+    """ResourceInUseException unless the dataset group, dataset, solution or filter is ACTIVE."""
+    status = resource.status(now)
+    if status != ACTIVE:
+        raise in_use(f"The {kind} {resource.arn} is {status}; wait until it is ACTIVE.")
+
+
+def require_job_active(job: Job, now: float) -> None:
+    """ResourceInUseException unless the job (a solution version, in practice) finished ACTIVE."""
+    status = job.status(now)
+    if status != ACTIVE:
+        raise in_use(f"The {job.kind} {job.arn} is {status}; it must be ACTIVE.")
+
+
 @dataclass(kw_only=True)
 class ImportJob(Job):
     dataset: Dataset
@@ -236,6 +277,7 @@ class BatchJob(Job):
     output_path: str
     role_arn: str
     job_config: dict[str, Any] | None
+    filter: Filter | None = None  # kept from creation: deleting the filter later does not change the job
     output_keys: list[str] = field(default_factory=list)
 
     def summary(self, now: float) -> dict[str, Any]:
@@ -249,6 +291,7 @@ class BatchJob(Job):
 
     def to_dict(self, now: float) -> dict[str, Any]:
         body = self.summary(now) | {
+            "filterArn": self.filter.arn if self.filter is not None else None,
             "numResults": self.num_results,
             "jobInput": {"s3DataSource": {"path": self.input_path}},
             "jobOutput": {"s3DataDestination": {"path": self.output_path}},

@@ -71,6 +71,15 @@ class PersonalizeResponses:
         "CreateBatchInferenceJob",
         "DescribeBatchInferenceJob",
         "ListBatchInferenceJobs",
+        "CreateFilter",
+        "DescribeFilter",
+        "ListFilters",
+        "DeleteFilter",
+        "CreateCampaign",
+        "DescribeCampaign",
+        "UpdateCampaign",
+        "ListCampaigns",
+        "DeleteCampaign",
     )
 
     def __init__(self, backend: PersonalizeBackend) -> None:
@@ -230,6 +239,54 @@ class PersonalizeResponses:
         return self._listed(
             request, "batchInferenceJobs", self.backend.list_batch_inference_jobs(request.get("solutionVersionArn"))
         )
+
+    # ----------------------------------------------------------------------------------- filters
+
+    def create_filter(self, request: Request) -> Body:
+        item_filter = self.backend.create_filter(
+            request["name"], request["datasetGroupArn"], request["filterExpression"]
+        )
+        return {"filterArn": item_filter.arn}
+
+    def describe_filter(self, request: Request) -> Body:
+        return self._described("filter", self.backend.describe_filter(request["filterArn"]))
+
+    def list_filters(self, request: Request) -> Body:
+        return self._listed(request, "Filters", self.backend.list_filters(request.get("datasetGroupArn")))
+
+    def delete_filter(self, request: Request) -> Body:
+        self.backend.delete_filter(request["filterArn"])
+        return {}
+
+    # ---------------------------------------------------------------------------------- campaigns
+
+    def create_campaign(self, request: Request) -> Body:
+        campaign = self.backend.campaigns.create(
+            request["name"],
+            request["solutionVersionArn"],
+            request.get("minProvisionedTPS"),
+            request.get("campaignConfig"),
+        )
+        return {"campaignArn": campaign.arn}
+
+    def describe_campaign(self, request: Request) -> Body:
+        return self._described("campaign", self.backend.campaigns.describe(request["campaignArn"]))
+
+    def update_campaign(self, request: Request) -> Body:
+        campaign = self.backend.campaigns.update(
+            request["campaignArn"],
+            request.get("solutionVersionArn"),
+            request.get("minProvisionedTPS"),
+            request.get("campaignConfig"),
+        )
+        return {"campaignArn": campaign.arn}
+
+    def list_campaigns(self, request: Request) -> Body:
+        return self._listed(request, "campaigns", self.backend.campaigns.newest_first(request.get("solutionArn")))
+
+    def delete_campaign(self, request: Request) -> Body:
+        self.backend.campaigns.delete(request["campaignArn"])
+        return {}
 
 
 def _page(request: Request, key: str, bodies: list[Body]) -> Body:

@@ -45,6 +45,9 @@ class LocalSettings(BaseModel):
     """Concurrency quota per phase; phases left out keep their default."""
     seed: int = 0
     """Seed passed to the recommender so training is reproducible."""
+    filter_recent_per_event_type: int = Field(default=100, ge=1)
+    """How many of a user's most recent interactions per event type filters consider (Personalize's
+    default quota, adjustable there too): older ones do not count as seen."""
 
     @field_validator("job_seconds", "max_active_jobs")
     @classmethod

@@ -5,10 +5,13 @@ business, so any object with `train` and `recommend` (the numeric recommender, o
 """
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recflow.personalize_local.interactions import Interactions
 from recflow.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from recflow.personalize_local.batch import Answer
 
 
 class TrainedModel(Protocol):
@@ -23,8 +26,11 @@ class Trainer(Protocol):
         """A model of `data` for the recipe; ValueError when the recipe cannot be trained on it."""
         ...
 
-    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterable[str]:
-        """Batch inference output lines (no newlines), one per input line; ValueError on bad input."""
+    def recommend(
+        self, model: Any, input_lines: list[str], num_results: int, answer: "Answer | None" = None
+    ) -> Iterable[str]:
+        """Batch inference output lines (no newlines), one per input line; ValueError on bad input.
+        `answer`, when given, answers the usable lines (Serving.batch_answer, applying the job's filter)."""
         ...
 
 
@@ -40,11 +46,13 @@ class NumericTrainer:
 
         return recommender.train(data.users, data.items, data.timestamps, recipe_arn, seed=seed, progress=self.progress)
 
-    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterator[str]:
+    def recommend(
+        self, model: Any, input_lines: list[str], num_results: int, answer: "Answer | None" = None
+    ) -> Iterator[str]:
         from recflow.personalize_local import batch
 
         with self.progress.step("Scoring batch input lines", total=len(input_lines)) as advance:
-            yield from batch.batch_output_lines(model, input_lines, num_results, advance)
+            yield from batch.batch_output_lines(model, input_lines, num_results, advance, answer=answer)
 
 
 def default_trainer(progress: Progress = NO_PROGRESS) -> Trainer:

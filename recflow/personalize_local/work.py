@@ -4,7 +4,7 @@ Each function raises DataError or S3Problem with a sentence that becomes the job
 """
 
 import posixpath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recflow.personalize_local.interactions import (
     DataError,
@@ -16,6 +16,9 @@ from recflow.personalize_local.interactions import (
 from recflow.personalize_local.s3_objects import S3Uri, object_keys, read_text, write_text
 from recflow.personalize_local.schema import DatasetSchema
 from recflow.personalize_local.trainer import TrainedModel, Trainer
+
+if TYPE_CHECKING:
+    from recflow.personalize_local.batch import Answer
 
 
 def read_import(s3: Any, data_location: str, schema: DatasetSchema) -> Interactions:
@@ -48,10 +51,17 @@ def train(trainer: Trainer, data: Interactions, dataset_group_arn: str, recipe_a
 
 
 def write_recommendations(
-    s3: Any, trainer: Trainer, model: TrainedModel, input_path: str, output_path: str, num_results: int
+    s3: Any,
+    trainer: Trainer,
+    model: TrainedModel,
+    input_path: str,
+    output_path: str,
+    num_results: int,
+    answer: "Answer | None" = None,
 ) -> tuple[int, list[str]]:
     """Write `<input file name>.out` under `output_path` for the input object (or every object of an
-    input folder); returns the number of input records and the keys written."""
+    input folder); returns the number of input records and the keys written. `answer` answers the
+    usable lines (see Trainer.recommend)."""
     source = S3Uri.parse(input_path)
     destination = S3Uri.parse(output_path)
     folder = destination.key if destination.is_folder else destination.key + "/"
@@ -63,7 +73,7 @@ def write_recommendations(
         # Blank lines carry no input record, so they get no output line either.
         lines = [line for line in read_text(s3, source.bucket, key).splitlines() if line.strip()]
         try:
-            output = list(trainer.recommend(model, lines, num_results))
+            output = list(trainer.recommend(model, lines, num_results, answer))
         except ValueError as exc:
             raise DataError(f"Batch inference failed on s3://{source.bucket}/{key}: {exc}") from exc
         output_key = folder + posixpath.basename(key) + ".out"

@@ -42,7 +42,7 @@ def test_every_function_the_state_machine_calls_is_a_function_of_the_template_wi
         if resource["Type"] == "AWS::Serverless::Function"
     }
     called = [v["Fn::GetAtt"][0] for k, v in substitutions.items() if k.endswith("FunctionArn")]
-    assert len(called) == 8
+    assert len(called) == 9
     for logical_id in called:
         assert logical_id in functions, logical_id
     for handler in functions.values():
@@ -52,7 +52,9 @@ def test_every_function_the_state_machine_calls_is_a_function_of_the_template_wi
 
 def test_every_lambda_task_retries_the_lambda_service_errors_and_catches_everything_else():
     tasks = {name: s for name, s in STATES.items() if s["Type"] == "Task" and "FunctionArn" in s["Resource"]}
-    assert len(tasks) == 11  # "Check your batch input" and "Prepare batch input" both call PrepareBatchInput
+    # "Check your batch input" and "Prepare batch input" both call PrepareBatchInput, and the two campaign
+    # tasks PointCampaign
+    assert len(tasks) == 13
     for name, state in tasks.items():
         retried = set().union(*(set(r["ErrorEquals"]) for r in state["Retry"]))
         assert retried >= LAMBDA_ERRORS, name
@@ -68,7 +70,7 @@ def test_personalize_job_starts_retry_throttling_with_capped_backoff():
 def test_glue_runs_synchronously_and_waits_come_from_the_status_checker():
     assert STATES["Transform raw interactions"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     waits = {name: s for name, s in STATES.items() if s["Type"] == "Wait"}
-    assert len(waits) == 3
+    assert len(waits) == 4  # the three jobs and the campaign
     assert all("SecondsPath" in s and "Seconds" not in s for s in waits.values()), "no fixed waits"
 
 
@@ -216,3 +218,58 @@ def test_an_error_of_ours_ends_the_run_under_its_own_name():
     run = _run_failure_path(failure, "Training failed")
     assert (run["status"], run["error"], run["cause"]) == ("FAILED", "JobFailed", failure["Cause"])
     assert run["notified"]["phase"] == "train"
+
+
+def _successors(state: dict[str, Any]) -> set[str]:
+    found = {state["Next"]} if "Next" in state else set()
+    found |= {rule["Next"] for rule in state.get("Choices", [])} | ({state["Default"]} if "Default" in state else set())
+    return found | {catch["Next"] for catch in state.get("Catch", [])}
+
+
+def test_the_campaign_moves_only_once_the_batch_output_is_ready_and_the_run_finishes_only_once_it_serves_it():
+    # The one way into the campaign step is the batch check's ACTIVE: a run failing before never moves it
+    into = {name for name, state in STATES.items() if "Point the campaign at the new version" in _successors(state)}
+    assert into == {"Are recommendations ready?"}
+    (rule,) = STATES["Are recommendations ready?"]["Choices"]
+    assert (rule["StringEquals"], rule["Next"]) == ("ACTIVE", "Point the campaign at the new version")
+    # and the one way into Finish run is the campaign being ready (point_campaign says so at once without one)
+    assert {name for name, state in STATES.items() if "Finish run" in _successors(state)} == {
+        "Is the campaign on the new version?"
+    }
+    (ready,) = STATES["Is the campaign on the new version?"]["Choices"]
+    assert (ready["Variable"], ready["BooleanEquals"], ready["Next"]) == ("$.campaign.ready", True, "Finish run")
+    assert STATES["Wait for the campaign"]["Next"] == "Check the campaign"
+    for task in ("Point the campaign at the new version", "Check the campaign"):
+        state = STATES[task]
+        assert state["Resource"] == "${PointCampaignFunctionArn}" and state["ResultPath"] == "$.campaign"
+        # UpdateCampaign refused while the campaign is busy is retried like a job creation
+        assert any(r["ErrorEquals"] == ["PersonalizeResourceInUse"] for r in state["Retry"])
+        (named,) = [c for c in state["Catch"] if "JobFailed" in c["ErrorEquals"]]
+        assert set(named["ErrorEquals"]) == {"JobFailed", "DeadlineExceeded", "UnexpectedJobStatus"}
+        assert {c["Next"] for c in state["Catch"]} == {"Finish failed"}
+    assert STATES["Finish run"]["Parameters"]["campaign.$"] == "$.campaign"
+
+
+def test_the_filter_and_the_campaign_are_conditional_resources_of_the_personalize_custom_resource_function():
+    document = cfn_yaml.loads((ROOT / "template.yaml").read_text())
+    token = {"Fn::GetAtt": ["SolutionFunction", "Arn"]}
+    seen_filter, campaign = RESOURCES["ExcludeSeenFilter"], RESOURCES["Campaign"]
+    assert (seen_filter["Type"], seen_filter["Condition"]) == ("Custom::PersonalizeFilter", "ExcludesSeenItems")
+    assert seen_filter["Properties"]["FilterExpression"] == 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")'
+    assert (campaign["Type"], campaign["Condition"]) == ("Custom::PersonalizeCampaign", "HasCampaign")
+    assert seen_filter["Properties"]["ServiceToken"] == campaign["Properties"]["ServiceToken"] == token
+    # The campaign refers to the solution: CloudFormation deletes it first (Personalize keeps a solution in use)
+    assert campaign["Properties"]["SolutionArn"] == {"Fn::GetAtt": ["Solution", "Arn"]}
+    assert document["Parameters"]["ExcludeSeenItems"]["Default"] == "true"
+    assert document["Parameters"]["CampaignMinTPS"]["Default"] == 0
+    outputs = document["Outputs"]
+    assert (outputs["FilterArn"]["Condition"], outputs["CampaignArn"]["Condition"]) == (
+        "ExcludesSeenItems",
+        "HasCampaign",
+    )
+    batch_env = RESOURCES["StartBatchFunction"]["Properties"]["Environment"]["Variables"]
+    assert batch_env["FILTER_ARN"] == {
+        "Fn::If": ["ExcludesSeenItems", {"Fn::GetAtt": ["ExcludeSeenFilter", "Arn"]}, ""]
+    }
+    point_env = RESOURCES["PointCampaignFunction"]["Properties"]["Environment"]["Variables"]
+    assert point_env["CAMPAIGN_ARN"] == {"Fn::If": ["HasCampaign", {"Fn::GetAtt": ["Campaign", "Arn"]}, ""]}

@@ -1,4 +1,5 @@
-"""solution_resource: CloudFormation custom resource creating the solution with performAutoTraining off."""
+"""solution_resource: the CloudFormation custom resources of Personalize: the solution (performAutoTraining
+off), the exclude-seen filter and the campaign (custom_resources.py dispatches on ResourceType)."""
 
 import time
 from typing import Any
@@ -6,9 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recflow_lambda import cfn_response
+from recflow_lambda.custom_resources import answer_request
 from recflow_lambda.models import CustomResourceAddress, parse_event
 from recflow_lambda.observability import logger, tracer
-from recflow_lambda.solution import answer_request, ensure_solution
+from recflow_lambda.solution import ensure_solution
 
 # ensure_solution is re-exported for the offline runtime, which deploys the solution without CloudFormation.
 __all__ = ["ensure_solution", "handler"]

@@ -13,6 +13,7 @@ from recflow_lambda.models import (
     FinishRunEvent,
     JobState,
     ObjectCreatedEvent,
+    PointCampaignEvent,
     RunEvent,
     ScheduledEvent,
     SolutionRequest,
@@ -35,6 +36,7 @@ MODEL_OF_EVENT: dict[str, type[BaseModel]] = {
     "finish_run": FinishRunEvent,
     "notify_failure": FailureEvent,
     "solution_resource": SolutionRequest,
+    "point_campaign": PointCampaignEvent,
 }
 HANDLERS = Path(__file__).resolve().parents[3] / "functions" / "recflow_lambda" / "handlers"
 

@@ -69,6 +69,7 @@ def test_a_finished_run_gets_a_manifest_a_latest_pointer_and_a_notification(
         "batch_input": event["batch_input"],
         "output_prefix": PREFIX,
         "output_keys": [PREFIX + "users.json.out"],
+        "campaign_arn": None,
     }
     assert finished_at.endswith("Z")
     # ...is written as _SUCCESS, and latest.json points at it
@@ -78,6 +79,7 @@ def test_a_finished_run_gets_a_manifest_a_latest_pointer_and_a_notification(
         "prefix": PREFIX,
         "manifest": PREFIX + "_SUCCESS",
         "finished_at": finished_at,
+        "campaign_arn": None,
     }
     # ...and the operators hear about it
     assert topic_messages() == [
@@ -88,6 +90,33 @@ def test_a_finished_run_gets_a_manifest_a_latest_pointer_and_a_notification(
         }
     ]
     assert emitted_metrics(capsys.readouterr().out) == {"RunsSucceeded": 1.0}
+
+
+CAMPAIGN_ARN = f"arn:aws:personalize:{REGION}:123456789012:campaign/recflow-5b1d0f70"
+
+
+def test_the_campaign_serving_the_run_is_named_in_the_manifest_the_pointer_and_the_notification(
+    batch_output, topic_messages, personalize_stubber, load_event, lambda_context
+):
+    # Given the run pointed the stack's campaign at its solution version
+    personalize_stubber.add_response("get_solution_metrics", {"metrics": METRICS}, {"solutionVersionArn": VERSION_ARN})
+    event = load_event("finish_run") | {
+        "campaign": {"arn": CAMPAIGN_ARN, "status": "ACTIVE", "ready": True, "solution_version_arn": VERSION_ARN}
+    }
+
+    manifest = finish_run.handler(event, lambda_context)
+
+    assert manifest["campaign_arn"] == CAMPAIGN_ARN
+    assert read_json("recommendations/latest.json")["campaign_arn"] == CAMPAIGN_ARN
+    assert topic_messages()[0]["message"].endswith(f" Campaign {CAMPAIGN_ARN} serves the run's solution version.")
+
+
+def test_a_campaign_not_ready_fails_before_anything_is_published(bucket, load_event, lambda_context):
+    event = load_event("finish_run") | {"campaign": {"arn": CAMPAIGN_ARN, "status": "UPDATE PENDING", "ready": False}}
+
+    with pytest.raises(InvalidEvent, match="needs the campaign ready, but .* is UPDATE PENDING"):
+        finish_run.handler(event, lambda_context)
+    assert keys() == []
 
 
 def test_a_rerun_of_finish_rewrites_the_same_manifest_without_listing_it(

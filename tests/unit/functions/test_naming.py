@@ -165,9 +165,16 @@ def test_every_name_template_yaml_gives_a_personalize_resource_fits_personalize(
     named = {
         logical_id: resource["Properties"]["Name"]
         for logical_id, resource in template.resources.items()
-        if resource["Type"].startswith(("AWS::Personalize::", "Custom::PersonalizeSolution"))
+        if resource["Type"].startswith(("AWS::Personalize::", "Custom::Personalize"))
     }
-    assert set(named) == {"DatasetGroup", "InteractionsSchema", "InteractionsDataset", "Solution"}
+    assert set(named) == {
+        "DatasetGroup",
+        "InteractionsSchema",
+        "InteractionsDataset",
+        "Solution",
+        "ExcludeSeenFilter",
+        "Campaign",
+    }
     for recipe in recipes:
         pseudo = {"AWS::StackName": stack_name, "AWS::StackId": STACK_ID.format(name=stack_name), "Recipe": recipe}
         for logical_id, name in named.items():

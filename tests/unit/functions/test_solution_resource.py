@@ -2,11 +2,7 @@
 
 import ast
 import hashlib
-import json
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,43 +24,6 @@ CREATE_SOLUTION = {
     "recipeArn": RECIPE_ARN,
     "performAutoTraining": False,
 }
-
-
-class CloudFormationEndpoint(BaseHTTPRequestHandler):
-    """Stands in for the pre-signed S3 URL CloudFormation waits on."""
-
-    received: list[dict]
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(
-            {"path": self.path, "content_type": self.headers["Content-Type"], "body": json.loads(body)}
-        )
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def cloudformation() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-    handler = type("Endpoint", (CloudFormationEndpoint,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/response?X-Amz-Signature=example", received
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def sleeps(monkeypatch) -> list[float]:
-    """Record the waits between polls instead of sleeping."""
-    waited: list[float] = []
-    monkeypatch.setattr("time.sleep", waited.append)
-    return waited
 
 
 @pytest.fixture

@@ -341,3 +341,36 @@ def test_start_batch_needs_an_s3_input_uri(personalize_stubber, load_event, lamb
 
     with pytest.raises(InvalidEvent, match="input_uri: String should match pattern"):
         start_batch.handler(event, lambda_context)
+
+
+FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/recflow-5b1d0f70-exclude-seen"
+
+
+@pytest.mark.parametrize(
+    ("recipe", "filtered"),
+    [("aws-user-personalization-v2", True), ("aws-popularity-count", True), ("aws-sims", False)],
+)
+def test_start_batch_applies_the_exclude_seen_filter_to_user_recipes_only(
+    personalize_stubber, load_event, lambda_context, monkeypatch, recipe, filtered
+):
+    # Given the stack's filter (ExcludeSeenItems) and a recipe whose batch lines carry a userId, or an itemId
+    monkeypatch.setenv("FILTER_ARN", FILTER_ARN)
+    monkeypatch.setenv("RECIPE_ARN", f"arn:aws:personalize:::recipe/{recipe}")
+    personalize_stubber.add_client_error("describe_batch_inference_job", "ResourceNotFoundException")
+    # Then the job gets filterArn for users; for items there is no user whose interactions it could exclude
+    expected = create_batch() | ({"filterArn": FILTER_ARN} if filtered else {})
+    personalize_stubber.add_response("create_batch_inference_job", {"batchInferenceJobArn": BATCH_ARN}, expected)
+
+    # When start_batch runs
+    assert start_batch.handler(batch_event(load_event), lambda_context)["arn"] == BATCH_ARN
+
+
+def test_start_batch_without_the_filter_passes_no_filter_arn(
+    personalize_stubber, load_event, lambda_context, monkeypatch
+):
+    # Given ExcludeSeenItems=false: the template sets FILTER_ARN to ""
+    monkeypatch.setenv("FILTER_ARN", "")
+    personalize_stubber.add_client_error("describe_batch_inference_job", "ResourceNotFoundException")
+    personalize_stubber.add_response("create_batch_inference_job", {"batchInferenceJobArn": BATCH_ARN}, create_batch())
+
+    assert start_batch.handler(batch_event(load_event), lambda_context)["arn"] == BATCH_ARN

@@ -137,7 +137,7 @@ def test_s3_list_carries_its_prefix_and_a_copy_also_reads_its_source() -> None:
 
 def test_an_action_whose_resource_is_not_modelled_is_refused_with_what_to_do() -> None:
     with pytest.raises(UnknownResource, match="add it to RESOURCE_ARNS"):
-        requests_of(_call("personalize", "CreateCampaign", body=b"{}"))
+        requests_of(_call("personalize", "CreateRecommender", body=b"{}"))
 
 
 # --- the run's authority in moto ------------------------------------------------------------------
@@ -236,3 +236,36 @@ def test_eventbridge_invokes_a_function_only_through_the_function_policy(aws: An
     function = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:missing"
     with pytest.raises(AccessDenied, match="no resource-based policy allows the service principal"):
         authority.authorize(Principal(EVENTS, source_arn=rule), [Request("lambda:InvokeFunction", function)])
+
+
+def test_personalize_runtime_calls_are_authorized_on_the_campaign(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given enforcement with the runtime routed, and a Lambda role that may ask one campaign only
+    from recflow.offline.clock import SimClock
+    from recflow.offline.moto_extensions import GlueOutcome, extended_moto, iam_enforced
+    from recflow.personalize_local.backend import backend_factory
+    from recflow.personalize_local.trainer import default_trainer
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    iam, _ = aws
+    allowed = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}:campaign/allowed"
+    other = f"arn:aws:personalize:{REGION}:{ACCOUNT_ID}:campaign/other"
+    ask = {"Effect": "Allow", "Action": "personalize:GetRecommendations", "Resource": allowed}
+    principal = Principal(LAMBDA, _role(iam, "asker", LAMBDA, [ask]), session="fn")
+    authority = Authority(ACCOUNT_ID, REGION)
+    clock = SimClock(scale=0)
+    factory = backend_factory(clock, lambda: pytest.fail("no S3 expected"), default_trainer())
+    with extended_moto(clock, lambda n, a: GlueOutcome("SUCCEEDED"), factory) as ext, iam_enforced(ext, authority):
+        runtime = authority.client("personalize-runtime", principal)
+        # When it asks both campaigns (neither exists)
+        with pytest.raises(ClientError) as past_iam:
+            runtime.get_recommendations(campaignArn=allowed, userId="1")
+        with pytest.raises(ClientError) as denied:
+            runtime.get_recommendations(campaignArn=other, userId="1")
+    # Then IAM lets the first through to the local runtime and refuses the second, naming the campaign
+    assert past_iam.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert f"perform: personalize:GetRecommendations on resource: {other}" in str(denied.value)
+    assert [(c.action, c.resource, c.allowed) for c in authority.calls] == [
+        ("personalize:GetRecommendations", allowed, True),
+        ("personalize:GetRecommendations", other, False),
+    ]

@@ -23,6 +23,8 @@ SAMPLE_PARAMETERS = {
     "solutionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recflow-5b1d0f70-aws-sims",
     "solutionVersionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recflow-5b1d0f70-aws-sims/1a2b3c4d",
     "batchInferenceJobArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/recflow-run-1-batch",
+    "filterArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:filter/recflow-5b1d0f70-exclude-seen",
+    "campaignArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:campaign/recflow-5b1d0f70",
     "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:recflow-Pipeline-1",
     "executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:recflow-Pipeline-1:run-1",
     "JobName": "recflow-EtlJob-1",

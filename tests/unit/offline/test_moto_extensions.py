@@ -333,8 +333,8 @@ def moto_server(monkeypatch):
     ("call", "action"),
     [
         (lambda client: client.list_recipes(), "ListRecipes"),
-        (lambda client: client.list_campaigns(), "ListCampaigns"),
-        (lambda client: client.create_campaign(name="c", solutionVersionArn="arn:aws:x"), "CreateCampaign"),
+        (lambda client: client.list_recommenders(), "ListRecommenders"),
+        (lambda client: client.create_event_tracker(name="e", datasetGroupArn="arn:aws:x"), "CreateEventTracker"),
     ],
 )
 def test_an_unimplemented_personalize_action_is_a_json_error_through_moto_server(moto_server, call, action):
@@ -358,6 +358,34 @@ def test_an_unimplemented_personalize_action_is_a_json_error_through_moto_server
         "Message": f"The local Personalize service does not implement {action}.",
     }
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("where", ["in process", "moto server"])
+def test_personalize_runtime_requests_reach_the_local_runtime(request, where):
+    # Given the local service with a campaign being created, in process or behind moto server
+    if where == "in process":
+        request.getfixturevalue("aws")
+        endpoint = {}
+    else:
+        endpoint = {"endpoint_url": request.getfixturevalue("moto_server")}
+    no_retries = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    with _extended_personalize():
+        runtime = boto3.client("personalize-runtime", config=no_retries, **endpoint)
+        campaign = f"arn:aws:personalize:{REGION}:123456789012:campaign/c"
+        # When a client asks personalize-runtime (signed as "personalize", on its own host and paths)
+        with pytest.raises(ClientError) as recommendations:
+            runtime.get_recommendations(campaignArn=campaign, userId="1")
+        with pytest.raises(ClientError) as ranking:
+            runtime.get_personalized_ranking(campaignArn=campaign, userId="1", inputList=["1"])
+    # Then the local runtime answers each action with its rest-json error
+    for caught in (recommendations, ranking):
+        assert caught.value.response["Error"] == {
+            "Code": "ResourceNotFoundException",
+            "Message": f"The campaign {campaign} does not exist.",
+        }
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert recommendations.value.operation_name == "GetRecommendations"
+    assert ranking.value.operation_name == "GetPersonalizedRanking"
 
 
 # --- the moto version and the seams ----------------------------------------------------------------------------

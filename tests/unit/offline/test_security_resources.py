@@ -59,7 +59,7 @@ def test_every_function_logs_to_the_stacks_function_log_group_which_has_a_retent
     resources = sam.translate(packaged, template.parameters, "recflow", REGION)["Resources"]
     functions = {lid: r["Properties"] for lid, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
     # Then every function writes to the one log group (Globals), none to a group Lambda would make unbounded
-    assert len(functions) == 10
+    assert len(functions) == 11
     assert all(props["LoggingConfig"] == {"LogGroup": {"Ref": "FunctionLogGroup"}} for props in functions.values())
     # And the deployed log group keeps its events 90 days, like the state machine's
     (group,) = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/recflow-functions")["logGroups"]

@@ -292,3 +292,86 @@ def test_a_cbor_error_answer_reads_back_through_botocores_parser():
         "Code": "NotImplemented",
         "Message": "The local AWS account (recflow local serve) does not implement monitoring:ListManagedInsightRules.",
     }
+
+
+# --- personalize-runtime over HTTP ----------------------------------------------------------------------
+
+RUNTIME_SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": n, "type": t} for n, t in (("USER_ID", "string"), ("ITEM_ID", "string"), ("TIMESTAMP", "long"))
+    ],
+    "version": "1.0",
+}
+
+
+def _interactions_csv(users: int = 30, per_user: int = 40) -> str:
+    rows = ["USER_ID,ITEM_ID,TIMESTAMP"]
+    for user in range(1, users + 1):
+        rows += [f"{user},{(index * 7 + user * 13) % 97 + 1},{1_600_000_000 + index * 60}" for index in range(per_user)]
+    return "\n".join(rows) + "\n"
+
+
+def _active(describe, key: str, seconds: float = 60) -> dict:
+    """Poll a Describe call until the resource is ACTIVE (the server's clock runs 1000x real time)."""
+    deadline = time.monotonic() + seconds
+    while (found := describe()[key])["status"] != "ACTIVE":
+        assert "FAILED" not in found["status"], found
+        assert time.monotonic() < deadline, f"still {found['status']} after {seconds} s: {found}"
+        time.sleep(0.05)
+    return found
+
+
+def test_personalize_runtime_answers_over_http_with_the_batch_output(credentials):
+    # Given the local server, a trained solution version of its local Personalize, a campaign and a batch job on it
+    with local_server(port=0, settings=INSTANT) as served:
+        personalize = boto3.client("personalize", endpoint_url=served.url)
+        s3 = boto3.client("s3", endpoint_url=served.url)
+        s3.create_bucket(Bucket="shop")
+        s3.put_object(Bucket="shop", Key="data/interactions.csv", Body=_interactions_csv().encode())
+        s3.put_object(Bucket="shop", Key="batch/users.json", Body=b'{"userId": "1"}\n{"userId": "2"}\n')
+        schema = personalize.create_schema(name="shop", schema=json.dumps(RUNTIME_SCHEMA))["schemaArn"]
+        group = personalize.create_dataset_group(name="shop")["datasetGroupArn"]
+        dataset = personalize.create_dataset(
+            name="shop", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
+        )["datasetArn"]
+        role = "arn:aws:iam::123456789012:role/shop"
+        job = personalize.create_dataset_import_job(
+            jobName="shop", datasetArn=dataset, dataSource={"dataLocation": "s3://shop/data/"}, roleArn=role
+        )["datasetImportJobArn"]
+        _active(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob")
+        solution = personalize.create_solution(
+            name="shop",
+            datasetGroupArn=group,
+            recipeArn="arn:aws:personalize:::recipe/aws-user-personalization-v2",
+            performAutoTraining=False,
+        )["solutionArn"]
+        version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        _active(lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion")
+        campaign = personalize.create_campaign(name="shop", solutionVersionArn=version)["campaignArn"]
+        batch = personalize.create_batch_inference_job(
+            jobName="shop",
+            solutionVersionArn=version,
+            jobInput={"s3DataSource": {"path": "s3://shop/batch/users.json"}},
+            jobOutput={"s3DataDestination": {"path": "s3://shop/out/"}},
+            roleArn=role,
+            numResults=10,
+        )["batchInferenceJobArn"]
+        _active(lambda: personalize.describe_campaign(campaignArn=campaign), "campaign")
+        _active(lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=batch), "batchInferenceJob")
+        lines = s3.get_object(Bucket="shop", Key="out/users.json.out")["Body"].read().decode().splitlines()
+
+        # When a plain boto3 personalize-runtime client asks the campaign over HTTP
+        runtime = boto3.client("personalize-runtime", endpoint_url=served.url, config=NO_RETRIES)
+        answers = {user: runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=10) for user in "12"}
+        with pytest.raises(runtime.exceptions.InvalidInputException):
+            runtime.get_personalized_ranking(campaignArn=campaign, userId="1", inputList=["1"])
+
+    # Then it answers with the batch output's items, order and scores
+    for line in map(json.loads, lines):
+        answer = answers[line["input"]["userId"]]
+        assert [e["itemId"] for e in answer["itemList"]] == line["output"]["recommendedItems"]
+        assert [e["score"] for e in answer["itemList"]] == line["output"]["scores"]
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200

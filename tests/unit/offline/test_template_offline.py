@@ -55,7 +55,7 @@ def test_the_translation_gives_each_function_its_own_role_with_the_policies_writ
     functions = {lid: r for lid, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
     # Then each function has a role of its own, trusting Lambda, with basic execution and X-Ray attached
     roles = {lid: f["Properties"]["Role"]["Fn::GetAtt"][0] for lid, f in functions.items()}
-    assert len(functions) == 10 and len(set(roles.values())) == 10
+    assert len(functions) == 11 and len(set(roles.values())) == 11
     for function_id, role_id in roles.items():
         role = resources[role_id]["Properties"]
         assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": ["lambda.amazonaws.com"]}

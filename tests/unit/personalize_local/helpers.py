@@ -108,7 +108,7 @@ class FakeRecommender:
         self.trained.append(model)
         return model
 
-    def recommend(self, model: Any, input_lines: list[str], num_results: int) -> Iterator[str]:
+    def recommend(self, model: Any, input_lines: list[str], num_results: int, answer: Any = None) -> Iterator[str]:
         lines = list(input_lines)
         self.batch_calls.append((model, lines, num_results))
         for line in lines:

@@ -90,9 +90,9 @@ def test_unknown_arns_are_not_found(api):
 
 def test_unknown_action_is_refused(api):
     with pytest.raises(PersonalizeError) as caught:
-        api.responses.handle("CreateCampaign", {"name": "c"})
+        api.responses.handle("CreateRecommender", {"name": "c"})
     assert caught.value.code == "UnknownOperationException"
-    assert "CreateCampaign" not in PersonalizeResponses.ACTIONS
+    assert "CreateRecommender" not in PersonalizeResponses.ACTIONS
 
 
 def test_dataset_uses_a_schema_created_through_moto(api):

@@ -8,6 +8,8 @@ import scipy.sparse as sp
 
 from recflow.personalize_local import ease, recommender
 from recflow.personalize_local.metrics import METRIC_NAMES
+from recflow.personalize_local.ranking import ItemMask
+from recflow.personalize_local.score_rows import ScoreRows
 
 from .conftest import Clustered
 
@@ -80,32 +82,83 @@ def test_ease_beats_popularity_on_its_own_metrics(clustered: Clustered, ease_mod
 
 # A random item would be in the user's cluster 1 time in 3.
 @pytest.mark.parametrize(("model_name", "in_cluster"), [("ease_model", 0.9), ("als_model", 0.8)])
-def test_recommendations_follow_the_users_taste_and_skip_seen_items(
+def test_recommendations_follow_the_users_taste_and_skip_seen_items_when_masked(
     request: pytest.FixtureRequest, clustered: Clustered, model_name: str, in_cluster: float
 ):
     model = request.getfixturevalue(model_name)
     users = [f"u{u}" for u in range(90)]
 
-    results = model.recommend(users, 5)
+    results = model.recommend(users, 5, mask=model.seen(users))
+    unmasked = model.recommend(users, 5)
 
     assert len(results) == len(users)
     same_cluster = 0
-    for user, (items, _) in zip(users, results, strict=True):
-        assert len(items) == 5
-        assert not set(items) & clustered.seen(user)
-        same_cluster += sum(clustered.item_cluster[item] == clustered.user_cluster[user] for item in items)
+    for user, result in zip(users, results, strict=True):
+        assert len(result.items) == 5
+        assert not set(result.items) & clustered.seen(user)
+        same_cluster += sum(clustered.item_cluster[item] == clustered.user_cluster[user] for item in result.items)
     assert same_cluster / (5 * len(users)) > in_cluster
+    # Without a mask, as in Personalize without a filter, seen items may come back
+    assert any(set(result.items) & clustered.seen(user) for user, result in zip(users, unmasked, strict=True))
 
 
-@pytest.mark.parametrize("recipe", [USER_PERSONALIZATION, "aws-popularity-count"])
+@pytest.mark.parametrize("recipe", [USER_PERSONALIZATION, "aws-personalized-ranking-v2"])
 def test_scores_are_descending_in_zero_one_and_a_share_of_the_catalogue(clustered: Clustered, recipe: str):
     model = recommender.train(clustered.users, clustered.items, clustered.timestamps, recipe)
 
-    for items, scores in model.recommend([f"u{u}" for u in range(90)] + ["stranger"], 25):
+    for result in model.recommend([f"u{u}" for u in range(90)] + ["stranger"], 25):
+        items, scores = result.items, result.scores
+        assert scores is not None
         assert len(items) == len(scores) == len(set(items))
         assert all(0.0 < score <= 1.0 for score in scores)
         assert scores == sorted(scores, reverse=True)
         assert sum(scores) <= 1.0 + 1e-6
+
+
+def test_popularity_count_gives_every_user_the_same_list_without_scores(clustered: Clustered):
+    model = recommender.train(clustered.users, clustered.items, clustered.timestamps, "aws-popularity-count")
+    users = [f"u{u}" for u in range(90)] + ["stranger"]
+
+    results = model.recommend(users, 10)
+    masked = model.recommend(["u0", "u1"], 10, mask=model.seen(["u0", "u1"]))
+
+    assert all(result == results[0] for result in results)
+    assert results[0].scores is None and len(results[0].items) == 10
+    # Only a filter makes lists differ: each user then loses the items they have seen
+    for user, result in zip(["u0", "u1"], masked, strict=True):
+        assert not set(result.items) & clustered.seen(user)
+        assert (
+            result.items
+            == [item for item in model.recommend([user], 60)[0].items if item not in clustered.seen(user)][:10]
+        )
+
+
+def test_an_include_mask_keeps_only_its_items_and_scores_share_them(ease_model: recommender.TrainedModel):
+    allowed = np.searchsorted(ease_model.item_ids, ["i1", "i2", "i3"])
+    cells = sp.csr_matrix((np.ones(3, dtype=np.float32), (np.zeros(3, dtype=int), allowed)), shape=(1, 60))
+
+    (result,) = ease_model.recommend(["u0"], 10, mask=ItemMask(include=True, items=cells))
+
+    assert sorted(result.items) == ["i1", "i2", "i3"]
+    assert result.scores is not None and sum(result.scores) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_personalized_ranking_orders_the_input_list_like_recommendations(clustered: Clustered):
+    model = recommender.train(
+        clustered.users, clustered.items, clustered.timestamps, "arn:aws:personalize:::recipe/aws-personalized-ranking"
+    )
+    wanted = ["i5", "i0", "no-such-item", "i3", "i0"]
+
+    ranked = model.rank("u0", wanted)
+    without_i3 = model.rank("u0", wanted, model.seen(["u0"]) if "i3" in clustered.seen("u0") else None)
+
+    full = model.recommend(["u0"], 60)[0].items
+    assert (model.algorithm, model.query_key, model.returns_scores) == ("ease", "userId", True)
+    assert ranked.items == [item for item in full if item in {"i5", "i0", "i3"}] + ["no-such-item"]
+    assert ranked.scores is not None and ranked.scores[-1] == 0.0
+    assert sum(ranked.scores) == pytest.approx(1.0, abs=1e-5)
+    assert ranked.scores[:3] == sorted(ranked.scores[:3], reverse=True)
+    assert set(without_i3.items) <= set(ranked.items)
 
 
 def test_unknown_users_get_the_most_popular_items(clustered: Clustered, ease_model: recommender.TrainedModel):
@@ -114,27 +167,30 @@ def test_unknown_users_get_the_most_popular_items(clustered: Clustered, ease_mod
         counts[item] = counts.get(item, 0) + 1
     most_popular = sorted(counts, key=lambda item: (-counts[item], item))[:10]
 
-    (items, scores), _ = ease_model.recommend(["nobody", "u1"], 10)
+    cold, _ = ease_model.recommend(["nobody", "u1"], 10)
 
-    assert items == most_popular
+    assert cold.items == most_popular
     # A share of all interactions: the top item's count over the sum of all counts
-    assert scores[0] == pytest.approx(counts[most_popular[0]] / sum(counts.values()), rel=1e-6)
+    assert cold.scores is not None
+    assert cold.scores[0] == pytest.approx(counts[most_popular[0]] / sum(counts.values()), rel=1e-6)
 
 
 def test_num_results_is_honoured_up_to_what_can_be_recommended(ease_model: recommender.TrainedModel):
     (three,) = ease_model.recommend(["u0"], 3)
     (everything,) = ease_model.recommend(["u0"], 500)
+    (unseen,) = ease_model.recommend(["u0"], 500, mask=ease_model.seen(["u0"]))
 
-    assert len(three[0]) == 3
-    assert everything[0][:3] == three[0]
-    assert len(everything[0]) == 60 - len(
+    assert len(three.items) == 3
+    assert everything.items[:3] == three.items
+    assert len(everything.items) == 60  # the whole catalogue, seen items included
+    assert len(unseen.items) == 60 - len(
         set(ease_model.history[np.flatnonzero(ease_model.user_ids == "u0")[0]].indices)
     )
     with pytest.raises(ValueError, match="at least 1"):
         ease_model.recommend(["u0"], 0)
 
 
-def test_a_user_who_has_seen_every_item_gets_an_empty_list(clustered: Clustered):
+def test_a_user_who_has_seen_every_item_gets_an_empty_list_when_seen_items_are_masked(clustered: Clustered):
     # Given one more user who interacted with all 60 items
     users = np.concatenate([clustered.users, ["completist"] * 60])
     items = np.concatenate([clustered.items, [f"i{i}" for i in range(60)]])
@@ -143,7 +199,9 @@ def test_a_user_who_has_seen_every_item_gets_an_empty_list(clustered: Clustered)
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no numpy warnings on the way
-        assert model.recommend(["completist"], 25) == [([], [])]
+        assert model.recommend(["completist"], 25, mask=model.seen(["completist"])) == [
+            recommender.Recommendation([], [])
+        ]
 
 
 def test_related_items_exclude_the_query_item_and_stay_in_its_cluster(clustered: Clustered):
@@ -151,11 +209,11 @@ def test_related_items_exclude_the_query_item_and_stay_in_its_cluster(clustered:
 
     results = model.recommend(["i0", "i1", "i2", "unknown-item"], 5)
 
-    for query, (items, scores) in zip(["i0", "i1", "i2"], results[:3], strict=True):
-        assert query not in items
-        assert [clustered.item_cluster[item] for item in items] == [clustered.item_cluster[query]] * 5
-        assert scores == sorted(scores, reverse=True) and all(0 < score <= 1 for score in scores)
-    assert results[3][0] == model.recommend(["stranger"], 5)[0][0]  # cold items get popular items
+    for query, result in zip(["i0", "i1", "i2"], results[:3], strict=True):
+        assert query not in result.items
+        assert [clustered.item_cluster[item] for item in result.items] == [clustered.item_cluster[query]] * 5
+        assert result.scores is None  # Personalize gives no scores for related items
+    assert results[3].items == model.recommend(["stranger"], 5)[0].items  # cold items get popular items
 
 
 def test_training_is_deterministic_for_a_seed(clustered: Clustered):
@@ -183,10 +241,12 @@ def test_als_training_is_deterministic_for_a_seed(clustered: Clustered, als_mode
 def test_the_users_side_solve_is_used_for_wide_catalogues(wide: Clustered):
     model = recommender.train(wide.users, wide.items, wide.timestamps, USER_PERSONALIZATION)
 
-    assert isinstance(model.scorer, ease.SpectralEase)
-    for user, (items, _) in zip(["u0", "u1"], model.recommend(["u0", "u1"], 5), strict=True):
-        assert not set(items) & wide.seen(user)
-        assert all(wide.item_cluster[item] == wide.user_cluster[user] for item in items)
+    served = model.scorer.scorer if isinstance(model.scorer, ScoreRows) else model.scorer  # stored rows wrap it
+    assert isinstance(served, ease.SpectralEase)
+    users = ["u0", "u1"]
+    for user, result in zip(users, model.recommend(users, 5, mask=model.seen(users)), strict=True):
+        assert not set(result.items) & wide.seen(user)
+        assert all(wide.item_cluster[item] == wide.user_cluster[user] for item in result.items)
 
 
 @pytest.mark.parametrize(("users", "items"), [(40, 120), (150, 60)])
@@ -216,7 +276,7 @@ def test_metrics_are_zero_when_testing_users_only_repeat_old_items():
     model = recommender.train(users, items, timestamps, USER_PERSONALIZATION)
 
     assert model.metrics == dict.fromkeys(METRIC_NAMES, 0.0)
-    assert len(model.recommend(["u0"], 5)[0][0]) == 5  # the model itself is fine
+    assert len(model.recommend(["u0"], 5)[0].items) == 5  # the model itself is fine
 
 
 def test_mismatched_columns_and_too_little_data_are_rejected():
