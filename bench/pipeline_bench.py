@@ -62,7 +62,7 @@ def main() -> None:
 
 def synthetic_file(path: Path, interactions: int) -> int:
     """A HetRec-layout file of `interactions` lines; returns its users. Up to BLOCK lines it is one synthetic
-    set; beyond, BLOCK-line sets of other users (the generator holds ~1.7 GB per million lines in memory)."""
+    set; beyond, BLOCK-line sets of other users (as before the generator streamed: the figures stay comparable)."""
     users = max(100, min(interactions, BLOCK) // INTERACTIONS_PER_USER)
     block = path.with_suffix(".block")
     generate(block, users=users, items=ITEMS, interactions=min(interactions, BLOCK), seed=7)

@@ -17,14 +17,18 @@ Seeded and deterministic: the same arguments give the same bytes.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from pydantic import BaseModel
 
-from recflow.progress import NO_PROGRESS, Advance, Progress
+from recflow.progress import NO_PROGRESS, Progress
 
 # HetRec 2011 MovieLens: 2,113 users, 10,197 movies, 855,598 ratings.
 HETREC_USERS = 2_113
@@ -35,7 +39,9 @@ HEADER = "userID\tmovieID\trating\ttimestamp"
 MIN_RATINGS_PER_USER = 20  # MovieLens only keeps users with at least 20 ratings
 TASTE_STRENGTH = 3.5  # exponent on the taste fit: how much taste counts against popularity
 ZIPF_EXPONENT = 2.3  # item weight ~ 1 / (rank + 5) ** ZIPF_EXPONENT (before saturation by heavy users)
-WRITE_BLOCK_ROWS = 50_000  # rows formatted and written at a time: the file's text is never held whole
+BLOCK_ROWS = 500_000  # rows generated and written at a time: memory stays bounded whatever the size
+RACE_USERS = 128  # users whose item races are drawn at once (128 x 10k items: 5 MB of float32)
+RACE_SAMPLE = 1_024  # columns that estimate each user's race threshold
 
 DAY = 86_400
 WINDOW_START = 875_664_000  # 1997-10-01, seconds
@@ -71,8 +77,11 @@ def generate(
     clusters: int = 20,
     progress: Progress = NO_PROGRESS,
 ) -> SyntheticStats:
-    """Write a HetRec-layout ratings file to path and describe it; `progress` sees users sampled, then rows
-    written."""
+    """Write a HetRec-layout ratings file to path and describe it; `progress` sees rows written.
+
+    Users are generated and written a block at a time (about BLOCK_ROWS rows): memory stays bounded
+    whatever the size, and only per-user and per-item arrays are held whole.
+    """
     _check_sizes(users, items, interactions, clusters)
     rng = np.random.default_rng(seed)
 
@@ -89,44 +98,50 @@ def generate(
     user_bias = rng.normal(0.0, 0.45, size=users)
     starts, spans = _time_windows(rng, users)
 
-    with progress.step("Sampling each user's items", total=users) as advance:
-        user_index, item_index = _pick_items(rng, counts, popularity, genre, early_taste, late_taste, advance)
-    fit = np.log((early_taste + late_taste)[user_index, genre[item_index]] / 2 * clusters + 0.05)
-    # Within each user, items that suit the late taste come later (noisily): the drift.
-    lean = np.log(late_taste[user_index, genre[item_index]] + 1e-3) - np.log(
-        early_taste[user_index, genre[item_index]] + 1e-3
-    )
-    in_time_order = np.lexsort((lean + rng.normal(0.0, 1.0, size=len(lean)), user_index))
-    item_index, fit = item_index[in_time_order], fit[in_time_order]
-    seconds = _session_times(rng, counts, starts, spans)
-    whole_stars = (starts < HALF_STARS_FROM)[user_index]
-    ratings = _ratings(rng, user_bias[user_index] + quality[item_index] + 0.35 * fit, whole_stars)
-
-    order = np.lexsort((item_ids[item_index], user_index))
-    user_index, item_index, ratings, seconds = (a[order] for a in (user_index, item_index, ratings, seconds))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with progress.step("Writing rows", total=len(ratings)) as advance:
-        size = _write_hetrec(path, user_ids[user_index], item_ids[item_index], ratings, seconds * 1000, advance)
+    per_item = np.zeros(items, dtype=np.int64)
+    rating_sum, first_second, last_second = 0.0, WINDOW_END, WINDOW_START
+    with path.open("wb") as out, progress.step("Generating rows", total=interactions) as advance:
+        size = out.write((HEADER + "\n").encode())
+        for block in _user_blocks(counts):
+            taste = ((early_taste[block] + late_taste[block]) / 2 * clusters + 0.02) ** TASTE_STRENGTH
+            user_index = np.repeat(np.arange(block.start, block.stop), counts[block])
+            item_index = _pick_items(rng, counts[block], popularity, genre, taste)
+            early, late = early_taste[user_index, genre[item_index]], late_taste[user_index, genre[item_index]]
+            fit = np.log((early + late) / 2 * clusters + 0.05)
+            # Within each user, items that suit the late taste come later (noisily): the drift.
+            lean = np.log(late + 1e-3) - np.log(early + 1e-3)
+            in_time_order = _by_group_then(user_index - block.start, lean + rng.normal(0.0, 1.0, size=len(lean)))
+            item_index, fit = item_index[in_time_order], fit[in_time_order]
+            seconds = starts[user_index] + _session_times(rng, counts[block], spans[block])
+            whole_stars = (starts < HALF_STARS_FROM)[user_index]
+            ratings = _ratings(rng, user_bias[user_index] + quality[item_index] + 0.35 * fit, whole_stars)
 
-    per_item = np.bincount(item_index, minlength=items)
-    per_user = np.bincount(user_index, minlength=users)
+            order = np.argsort(user_index * (int(item_ids[-1]) + 1) + item_ids[item_index], kind="stable")
+            user_index, item_index, ratings, seconds = (a[order] for a in (user_index, item_index, ratings, seconds))
+            size += _write_rows(out, user_ids[user_index], item_ids[item_index], ratings, seconds * 1000)
+            per_item += np.bincount(item_index, minlength=items)
+            rating_sum += float(ratings.sum())
+            first_second, last_second = min(first_second, int(seconds.min())), max(last_second, int(seconds.max()))
+            advance(len(ratings))
+
     top = np.sort(per_item)[::-1][: max(1, items // 100)]
     return SyntheticStats(
         path=str(path),
         seed=seed,
-        users=int((per_user > 0).sum()),
+        users=int((counts > 0).sum()),
         items=int((per_item > 0).sum()),
         catalogue_items=items,
-        interactions=len(ratings),
+        interactions=int(counts.sum()),
         clusters=clusters,
         bytes=size,
-        first_timestamp_ms=int(seconds.min()) * 1000,
-        last_timestamp_ms=int(seconds.max()) * 1000,
-        mean_rating=round(float(ratings.mean()), 3),
-        top_1pct_items_share=round(float(top.sum() / len(ratings)), 4),
-        max_user_interactions=int(per_user.max()),
-        median_user_interactions=float(np.median(per_user)),
+        first_timestamp_ms=first_second * 1000,
+        last_timestamp_ms=last_second * 1000,
+        mean_rating=round(rating_sum / counts.sum(), 3),
+        top_1pct_items_share=round(float(top.sum() / counts.sum()), 4),
+        max_user_interactions=int(counts.max()),
+        median_user_interactions=float(np.median(counts)),
     )
 
 
@@ -195,45 +210,83 @@ def _time_windows(rng: np.random.Generator, users: int) -> tuple[np.ndarray, np.
     return starts, np.clip(spans, DAY, WINDOW_END - starts)
 
 
+def _user_blocks(counts: np.ndarray) -> Iterator[slice]:
+    """Consecutive users whose ratings add up to about BLOCK_ROWS (a heavy user makes a block alone)."""
+    ends = np.cumsum(counts)
+    first = 0
+    while first < len(counts):
+        last = int(np.searchsorted(ends, ends[first] - counts[first] + BLOCK_ROWS, side="right"))
+        last = max(last, first + 1)
+        yield slice(first, last)
+        first = last
+
+
 def _pick_items(
-    rng: np.random.Generator,
-    counts: np.ndarray,
-    popularity: np.ndarray,
-    genre: np.ndarray,
-    early_taste: np.ndarray,
-    late_taste: np.ndarray,
-    advance: Advance,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(user index, item index) of every rating: each user's items, weighted by popularity times taste.
+    rng: np.random.Generator, counts: np.ndarray, popularity: np.ndarray, genre: np.ndarray, taste: np.ndarray
+) -> np.ndarray:
+    """Item indexes of each user's ratings (counts[u] each, user by user), weighted by popularity times the
+    user's taste for the item's genre, without replacement.
 
-    Exponential races (Efraimidis-Spirakis): the k smallest Exp(1)/weight are a weighted sample
-    without replacement.
+    Exponential races (Efraimidis-Spirakis): the k smallest Exp(1)/weight are a weighted sample without
+    replacement. Keys are drawn RACE_USERS users at a time in single precision, with the items grouped by
+    genre so that a user's taste scales column ranges instead of being gathered item by item; each user's
+    k smallest are found under a threshold estimated on a sample of the columns, generously (a user with
+    too few keys under it is selected exactly instead), so one comparison replaces a selection per user.
     """
-    users, clusters = early_taste.shape
-    taste_weight = ((early_taste + late_taste) / 2 * clusters + 0.02) ** TASTE_STRENGTH
+    items = len(genre)
+    by_genre = np.argsort(genre, kind="stable")
+    bounds = np.searchsorted(genre[by_genre], np.arange(taste.shape[1] + 1))
+    inverse_popularity = (1.0 / popularity[by_genre]).astype(np.float32)
+    sample = np.sort(rng.choice(items, size=min(items, RACE_SAMPLE), replace=False))
     picked = []
-    for first in range(0, users, 256):
-        block = slice(first, min(first + 256, users))
-        arrival = rng.standard_exponential(size=(block.stop - block.start, len(genre)))
-        arrival /= popularity * taste_weight[block][:, genre]
-        for row, count in zip(arrival, counts[block], strict=True):
-            picked.append(np.argpartition(row, count - 1)[:count])
-        advance(block.stop - block.start)
-    return np.repeat(np.arange(users), counts), np.concatenate(picked)
+    for first in range(0, len(counts), RACE_USERS):
+        block = slice(first, min(first + RACE_USERS, len(counts)))
+        wanted = counts[block]
+        keys = rng.standard_exponential(size=(len(wanted), items), dtype=np.float32)
+        keys *= inverse_popularity
+        inverse_taste = (1.0 / taste[block]).astype(np.float32)
+        for cluster, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            keys[:, start:stop] *= inverse_taste[:, cluster : cluster + 1]
+        # Enough keys under the threshold for each user's k smallest, with room for the sample's error.
+        rank = np.minimum(np.ceil((wanted * 1.25 + 32) * len(sample) / items).astype(np.int64), len(sample)) - 1
+        threshold = np.sort(keys[:, sample], axis=1)[np.arange(len(wanted)), rank]
+        threshold[rank == len(sample) - 1] = np.inf
+        rows, columns = np.nonzero(keys <= threshold[:, None])
+        order = np.lexsort((keys[rows, columns], rows))  # exact: keys span many magnitudes
+        rows, columns = rows[order], columns[order]
+        rank_in_row = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        chosen = columns[rank_in_row < wanted[rows]]
+        short = np.flatnonzero(np.bincount(rows, minlength=len(wanted)) < wanted)
+        if len(short):  # the sample misjudged these users: select theirs exactly
+            per_user = np.split(chosen, np.cumsum(np.minimum(np.bincount(rows, minlength=len(wanted)), wanted))[:-1])
+            for row in short:
+                per_user[row] = np.argpartition(keys[row], wanted[row] - 1)[: wanted[row]]
+            chosen = np.concatenate(per_user)
+        picked.append(by_genre[chosen])
+    return np.concatenate(picked)
 
 
-def _session_times(rng: np.random.Generator, counts: np.ndarray, starts: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """Epoch seconds of every rating, users in turn, each user's non-decreasing: sessions spread over
-    the user's span, ratings within a session seconds to minutes apart."""
+def _by_group_then(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The order by group (small non-negative integers), then value: np.lexsort((values, groups)), as one
+    sort of floats (the group plus the value scaled into [0, 1)), three times faster. For values of a
+    modest range (the scaling keeps about 33 bits of it)."""
+    low, span = float(values.min(initial=0.0)), float(np.ptp(values)) if len(values) else 0.0
+    order: np.ndarray = np.argsort(groups + (values - low) / (span * 1.001 + 1e-12), kind="stable")
+    return order
+
+
+def _session_times(rng: np.random.Generator, counts: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Seconds since each user's first rating time, users in turn, each user's non-decreasing: sessions
+    spread over the user's span, ratings within a session seconds to minutes apart."""
     users = len(counts)
     user = np.repeat(np.arange(users), counts)
     sessions = 1 + rng.poisson(counts / 40)
     # Which session each rating falls in: sorted uniform draws per user, scaled to the session count.
     draws = rng.random(len(user))
-    session = (draws[np.lexsort((draws, user))] * sessions[user]).astype(np.int64)
+    session = (draws[_by_group_then(user, draws)] * sessions[user]).astype(np.int64)
     session_user = np.repeat(np.arange(users), sessions)
     offsets = rng.random(len(session_user))
-    offsets = (offsets[np.lexsort((offsets, session_user))] * spans[session_user]).astype(np.int64)
+    offsets = (offsets[_by_group_then(session_user, offsets)] * spans[session_user]).astype(np.int64)
     first_session = np.concatenate(([0], np.cumsum(sessions)[:-1]))
     session_start = offsets[first_session[user] + session]
     # Seconds since the session began: cumulative gaps restarted at each session's first rating.
@@ -242,7 +295,7 @@ def _session_times(rng: np.random.Generator, counts: np.ndarray, starts: np.ndar
     new_group = np.concatenate(([True], group[1:] != group[:-1]))
     elapsed = np.cumsum(gaps)
     elapsed -= np.maximum.accumulate(np.where(new_group, elapsed - gaps, 0))
-    seconds = starts[user] + session_start + elapsed
+    seconds = session_start + elapsed
     # Sessions can run into the next one: keep each user's times non-decreasing.
     shift = user.astype(np.int64) << 40
     ordered: np.ndarray = np.maximum.accumulate(seconds + shift) - shift
@@ -255,30 +308,12 @@ def _ratings(rng: np.random.Generator, expected_offset: np.ndarray, whole_stars:
     return np.where(whole_stars, np.clip(np.round(raw), 1.0, 5.0), np.clip(np.round(raw * 2) / 2, 0.5, 5.0))
 
 
-def _write_hetrec(
-    path: Path,
-    user_ids: np.ndarray,
-    item_ids: np.ndarray,
-    ratings: np.ndarray,
-    timestamps_ms: np.ndarray,
-    advance: Advance,
+def _write_rows(
+    out: BinaryIO, user_ids: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, timestamps_ms: np.ndarray
 ) -> int:
-    """Write the rows under the header, a block at a time; returns the file's size in bytes."""
-    # HetRec writes whole ratings without a decimal point ("4", "3.5").
-    spelled = {value / 2: (f"{value // 2}" if value % 2 == 0 else f"{value / 2}") for value in range(1, 11)}
-    size = 0
-    with path.open("wb") as out:
-        size += out.write((HEADER + "\n").encode())
-        for start in range(0, len(ratings), WRITE_BLOCK_ROWS):
-            block = slice(start, start + WRITE_BLOCK_ROWS)
-            rating_text = [spelled[r] for r in ratings[block].tolist()]
-            rows = map(
-                "{}\t{}\t{}\t{}\n".format,
-                user_ids[block].tolist(),
-                item_ids[block].tolist(),
-                rating_text,
-                timestamps_ms[block].tolist(),
-            )
-            size += out.write("".join(rows).encode())
-            advance(len(rating_text))
-    return size
+    """Append the rows as tab-separated text; returns the bytes written. Arrow writes whole ratings without
+    a decimal point ("4", "3.5"), as HetRec does."""
+    table = pa.table({"userID": user_ids, "movieID": item_ids, "rating": ratings, "timestamp": timestamps_ms})
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
+    return out.write(buffer.getbuffer())

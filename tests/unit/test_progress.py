@@ -64,7 +64,7 @@ def test_generation_reports_users_sampled_then_rows_written(tmp_path):
 
     stats = generate(tmp_path / "r.dat", users=60, items=300, interactions=6_000, seed=5, progress=progress)
 
-    assert progress.summary() == [("Sampling each user's items", 60, 60), ("Writing rows", 6_000, 6_000)]
+    assert progress.summary() == [("Generating rows", 6_000, 6_000)]
     assert len((tmp_path / "r.dat").read_text().splitlines()) == 6_001  # header + the rows counted
     assert stats.bytes == (tmp_path / "r.dat").stat().st_size
 
@@ -158,7 +158,7 @@ def test_generate_prints_only_its_summary_where_output_is_a_log(tmp_path, env):
 
     assert result.exit_code == 0, result.output
     assert "6,000 interactions, 60 users" in " ".join(result.output.split())  # the summary, however wrapped
-    assert "Writing rows" not in result.output
+    assert "Generating rows" not in result.output
     assert not [code for code in CURSOR_CODES if code in result.output]
 
 
@@ -166,6 +166,6 @@ def test_generate_shows_progress_on_a_terminal(tmp_path):
     result = _generate(tmp_path, {"CI": None, "TTY_COMPATIBLE": "1"})  # rich's override: treat output as a TTY
 
     assert result.exit_code == 0, result.output
-    assert "Writing rows" in result.output and "6000/6000" in result.output
+    assert "Generating rows" in result.output and "6000/6000" in result.output
     after = result.output.rsplit("6000/6000", 1)[-1]
     assert "6,000 interactions, 60 users" in " ".join(after.split())  # the summary comes after the bars
