@@ -8,8 +8,10 @@ import pytest
 from recflow.personalize_local.interactions import (
     DataError,
     Interactions,
+    _read_plain_csv,
     import_shortfall,
     read_interactions_csv,
+    read_rows,
     training_shortfall,
 )
 from recflow.personalize_local.schema import parse_schema
@@ -154,6 +156,81 @@ def test_optional_fields_may_be_left_out_and_typed_fields_are_checked():
     # When EVENT_VALUE is not a number, Then the file fails
     with pytest.raises(DataError, match=r"line 2: EVENT_VALUE 'high' is not a number\."):
         read_interactions_csv("USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE\n1,2,1600000000,high\n", SOURCE, schema)
+
+
+EVENTS_SCHEMA = parse_schema(
+    "arn:aws:personalize:us-east-1:123456789012:schema/typed",
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Interactions",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "EVENT_TYPE", "type": ["null", "string"]},
+                {"name": "EVENT_VALUE", "type": ["null", "float"]},
+                {"name": "FRESH", "type": ["null", "boolean"]},
+                {"name": "PRICE", "type": ["null", "double"]},
+            ],
+        }
+    ),
+)
+
+
+def assert_same(left: Interactions, right: Interactions) -> None:
+    assert left.columns.keys() == right.columns.keys()
+    for name, column in left.columns.items():
+        assert column.dtype == right.columns[name].dtype, name
+        assert column.tolist() == right.columns[name].tolist(), name
+
+
+def test_a_plain_file_is_read_in_one_columnar_pass_with_the_row_readers_result():
+    # Given a file as the ETL writes it (no quotes), with typed, empty and non-ASCII values, and a field left out
+    text = (
+        "ITEM_ID,USER_ID,TIMESTAMP,EVENT_VALUE,FRESH,EVENT_TYPE\n"
+        "10,u1,1600000000,4.5,true,click\n"
+        "\n"
+        "ünï,u2,-3,,FALSE,\n"
+        "12,u1,99999999999,-.5e3,,watch\n"
+    )
+
+    # When it is read, Then the columnar pass takes it and gives what the row-by-row reader gives
+    plain = _read_plain_csv(text, SOURCE, EVENTS_SCHEMA)
+    assert plain is not None
+    assert_same(plain, read_rows(text, SOURCE, EVENTS_SCHEMA))
+    assert plain.items.tolist() == ["10", "ünï", "12"]
+    assert plain.timestamps.tolist() == [1600000000, -3, 99999999999]
+    assert plain.columns["PRICE"].tolist() == ["", "", ""]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        '"u1",10,1600000000,4.5',  # quotes: only the CSV reader reads them
+        "u1,10,1600000000, 4.5",  # a number Python reads but the columnar pass does not
+        "u1,10,100000000000,4.5",  # milliseconds: the row reader names the line
+        "u1,10,1600000000,nan",  # not a finite number
+        "u1,,1600000000,4.5",  # empty required value
+    ],
+)
+def test_anything_else_is_left_to_the_row_reader(row: str):
+    text = f"USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE\n1,2,1600000000,1\n{row}\n"
+
+    assert _read_plain_csv(text, SOURCE, EVENTS_SCHEMA) is None
+    try:
+        expected: Interactions | str = read_rows(text, SOURCE, EVENTS_SCHEMA)
+    except DataError as exc:
+        expected = str(exc)
+    try:
+        got: Interactions | str = read_interactions_csv(text, SOURCE, EVENTS_SCHEMA)
+    except DataError as exc:
+        got = str(exc)
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert isinstance(got, Interactions)
+        assert_same(got, expected)
 
 
 def test_big_files_are_read_in_chunks_without_losing_rows():
