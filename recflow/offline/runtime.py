@@ -208,6 +208,9 @@ def offline_environment(overrides: dict[str, str | None] | None = None) -> Abstr
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("RECFLOW_LOG_LEVEL", "WARNING"),
+            # In process, moto reads a request body whole, and botocore builds a whole aws-chunked body (its
+            # default for uploads) in quadratic time: 11 s for 200 MB. Checksums go only where required.
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
             # A per-service endpoint (AWS_ENDPOINT_URL_S3 …) would win over AWS_ENDPOINT_URL.
             **{name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")},
             **(overrides or {}),

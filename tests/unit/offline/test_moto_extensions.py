@@ -1,5 +1,6 @@
 """One test per moto extension (recflow/offline/moto_extensions.py): a moto upgrade that breaks one fails here."""
 
+import io
 import json
 import re
 import textwrap
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from moto import mock_aws
 from moto.core.responses import BaseResponse
 from moto.server import ThreadedMotoServer
@@ -466,3 +468,20 @@ def test_entering_extended_moto_checks_moto_first(monkeypatch):
             pytest.fail("extended_moto started with a moved seam")
     finally:
         moto_extensions.check_moto.cache_clear()
+
+
+def test_aws_chunked_uploads_are_decoded_to_the_bytes_sent(aws):
+    # Given a body as botocore sends it by default: aws-chunked, 1 MB chunks, a CRC32 trailer
+    body = bytes(range(256)) * 12_289  # 3 MB and a bit: several chunks and a short last one
+    encoded = AwsChunkedWrapper(io.BytesIO(body), checksum_cls=Crc32Checksum, checksum_name="x-amz-checksum-crc32")
+
+    # Then the decoder gives back exactly the data
+    assert moto_extensions.decode_aws_chunked(encoded.read()) == body
+    assert moto_extensions.decode_aws_chunked(b"") == b""
+
+    # And an upload through the patched moto stores it, checksum and all
+    with _extended_personalize():
+        s3 = boto3.client("s3", config=Config(request_checksum_calculation="when_supported"))
+        s3.create_bucket(Bucket="chunked-bucket")
+        s3.put_object(Bucket="chunked-bucket", Key="k", Body=body)
+        assert s3.get_object(Bucket="chunked-bucket", Key="k")["Body"].read() == body
