@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from offline_aws import offline_aws
+from offline_aws import offline_aws, start_training
 
 from recflow.offline.clock import SimClock
 from recflow.offline.stack import TEMPLATE, Stack, delete_stack, deploy_stack, update_stack
@@ -32,25 +32,9 @@ def stack_key(stack: Stack) -> str:
 
 
 def trained_version(stack: Stack, clock: SimClock) -> str:
-    """Import 1,200 interactions into the stack's dataset and train a solution version; its ARN once ACTIVE."""
+    """start_training, then the solution version's ARN once it is ACTIVE."""
+    arn = start_training(stack, clock)
     personalize = client("personalize")
-    rows = ["USER_ID,ITEM_ID,TIMESTAMP"] + [
-        f"{user},{(index * 7 + user * 13) % 97 + 1},{1_600_000_000 + index * 60}"
-        for user in range(1, 31)
-        for index in range(40)
-    ]
-    bucket = stack.output("DataBucketName")
-    client("s3").put_object(Bucket=bucket, Key="transformed/run-1/interactions.csv", Body="\n".join(rows) + "\n")
-    job = personalize.create_dataset_import_job(
-        jobName="shop-run-1-import",
-        datasetArn=stack.output("InteractionsDatasetArn"),
-        dataSource={"dataLocation": f"s3://{bucket}/transformed/run-1/"},
-        roleArn=stack.output("PersonalizeRoleArn"),
-    )["datasetImportJobArn"]
-    while personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]["status"] != "ACTIVE":
-        clock.advance(60)
-    version = personalize.create_solution_version(solutionArn=stack.output("SolutionArn"), name="shop-run-1-train")
-    arn = str(version["solutionVersionArn"])
     while personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["status"] != "ACTIVE":
         clock.advance(60)
     return arn

@@ -12,6 +12,7 @@ import boto3
 import botocore.session
 import pytest
 from moto import mock_aws
+from offline_aws import start_training
 from recflow_lambda.clients import clear_clients
 
 from recflow.offline.clock import SimClock
@@ -193,28 +194,3 @@ def test_deleting_the_stack_while_a_solution_version_trains_stops_the_training(o
     assert personalize_names()["solution"] == []
     (deleted,) = client("cloudformation").describe_stacks(StackName=stack_id)["Stacks"]
     assert deleted["StackStatus"] == "DELETE_COMPLETE"
-
-
-def start_training(stack: Stack, clock: SimClock) -> str:
-    """Import 1,200 interactions into the stack's dataset, then start a solution version; its ARN."""
-    personalize = client("personalize")
-    rows = ["USER_ID,ITEM_ID,TIMESTAMP"] + [
-        f"{user},{(index * 7 + user * 13) % 97 + 1},{1_600_000_000 + index * 60}"
-        for user in range(1, 31)
-        for index in range(40)
-    ]
-    bucket = stack.output("DataBucketName")
-    client("s3").put_object(Bucket=bucket, Key="transformed/run-1/interactions.csv", Body="\n".join(rows) + "\n")
-    job = personalize.create_dataset_import_job(
-        jobName="shop-run-1-import",
-        datasetArn=stack.output("InteractionsDatasetArn"),
-        dataSource={"dataLocation": f"s3://{bucket}/transformed/run-1/"},
-        roleArn=stack.output("PersonalizeRoleArn"),
-    )["datasetImportJobArn"]
-    while personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]["status"] != "ACTIVE":
-        clock.advance(60)
-    return str(
-        personalize.create_solution_version(solutionArn=stack.output("SolutionArn"), name="shop-run-1-train")[
-            "solutionVersionArn"
-        ]
-    )
