@@ -27,25 +27,35 @@ METRIC_NAMES = (
 )
 
 
-def newest_interactions(
-    user_codes: np.ndarray, timestamps: np.ndarray, selected: np.ndarray, fraction: float = HOLDOUT_FRACTION
-) -> np.ndarray:
-    """Mask of the newest ceil(fraction * n) interactions of every selected user with n >= 2.
+def newer_counts(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """For each interaction, how many of the same user's interactions are newer (0 = the newest).
 
-    `selected` is a boolean array indexed by user code. Equal timestamps are ordered by row, later
-    rows counting as newer, so the split is the same on every run. At least one interaction of every
-    user stays out of the mask (it is the user's input).
+    Equal timestamps are ordered by row, later rows counting as newer, so the order is the same on
+    every run.
     """
     rows = len(user_codes)
     order = np.lexsort((np.arange(rows), timestamps, user_codes))
-    sorted_users = user_codes[order]
+    ends = np.cumsum(np.bincount(user_codes))  # one past each user's newest position in `order`
+    newer = np.empty(rows, dtype=np.int64)
+    newer[order] = ends[user_codes[order]] - 1 - np.arange(rows)
+    return newer
+
+
+def held_counts(user_codes: np.ndarray, selected: np.ndarray, fraction: float = HOLDOUT_FRACTION) -> np.ndarray:
+    """Per user code, how many newest interactions are held out: ceil(fraction * n) for selected users
+    with n >= 2, else 0 (at least one interaction of every user stays its input)."""
     counts = np.bincount(user_codes, minlength=len(selected))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    position = np.arange(rows) - starts[sorted_users]  # 0 = the user's oldest interaction
-    held = np.ceil(fraction * counts).astype(np.int64)
+    held: np.ndarray = np.ceil(fraction * counts).astype(np.int64)
     held[(counts < 2) | ~selected] = 0
-    mask = np.zeros(rows, dtype=bool)
-    mask[order[position >= counts[sorted_users] - held[sorted_users]]] = True
+    return held
+
+
+def newest_interactions(
+    user_codes: np.ndarray, timestamps: np.ndarray, selected: np.ndarray, fraction: float = HOLDOUT_FRACTION
+) -> np.ndarray:
+    """Mask of the newest ceil(fraction * n) interactions of every selected user with n >= 2
+    (ties ordered as newer_counts orders them); `selected` is a boolean array indexed by user code."""
+    mask: np.ndarray = newer_counts(user_codes, timestamps) < held_counts(user_codes, selected, fraction)[user_codes]
     return mask
 
 

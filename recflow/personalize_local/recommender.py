@@ -13,10 +13,16 @@ Recipes (a name or `arn:aws:personalize:::recipe/<name>`):
 
 Training follows Personalize's documented protocol (metrics.py): a seeded 10% of the users (those
 with 2+ distinct items) is the testing set, the model is fitted on the other users, and the testing
-users' oldest 90% are its input while their newest 10% are scored. EASE's λ is chosen on the
-newest 10% of another 10% of the users (validation), held out of that same fit, before the testing
-users are looked at. The served model is then fitted on all the data with that λ. The same seed
-gives the same model and metrics.
+users' oldest 90% are its input while their newest 10% are scored. EASE's λ and the recency weight
+τ are chosen on the newest 10% of the other users (validation; at most MAX_VALIDATION_USERS of them),
+held out of that same fit, before the testing users are looked at. The served model is then fitted
+on all the data with that λ. The same seed gives the same model and metrics.
+
+Recency: user-personalization models score a user's history with each item weighted by how recent
+it is, exp(-k/τ) where k counts the user's interactions newer than their newest one with the item
+(ties in time go by row order). What a user did last predicts what they do next better than what
+they did years ago; τ (RECENCY_GRID, "none" = every item weighs 1) is chosen on validation, so data
+without that pattern keeps plain weights. Fitting uses the plain 0/1 history.
 
 Like Personalize, recommendations may contain items the user already interacted with: only a filter
 (filters.py, applied as a ranking.ItemMask) removes them. Related items never include the query item.
@@ -67,6 +73,13 @@ SPECTRAL_MAX_USER_SHARE = 0.6
 # λ candidates, a factor of 2 apart, and where the search for the best one starts.
 PENALTY_GRID = tuple(2.0**power for power in range(3, 15))  # 8 ... 16384
 PENALTY_START = 256.0
+# Users whose newest 10% choose λ and τ (see _Holdout).
+MAX_VALIDATION_USERS = 2_000
+# Recency weights τ to try (None: no weighting, preferred on ties); see the module docstring.
+RECENCY_GRID: tuple[float | None, ...] = (None, 80.0, 40.0, 20.0, 10.0, 5.0, 2.5)
+# The least weight an item keeps: exp(-k/τ) underflows for long histories, and a zero would read as
+# "no interaction" to ALS.
+MIN_RECENCY_WEIGHT = 1e-6
 TRAINING_STAGES = 3  # what training reports: the held-out fit, its testing metrics, the served fit
 
 
@@ -93,10 +106,12 @@ class TrainedModel:
     algorithm: str  # "ease", "als", "popularity" or "item-knn"
     metrics: dict[str, float]
     penalty: float | None  # EASE's λ, None for the other algorithms
+    recency: float | None  # τ of the recency weights, None when histories are scored unweighted
     query_key: str  # the batch input field: "userId" or "itemId"
     user_ids: np.ndarray  # sorted
     item_ids: np.ndarray  # sorted
     history: sp.csr_matrix  # users x items, binary: the interactions trained on
+    profiles: sp.csr_matrix  # users x items: the history as the scorer reads it (recency-weighted)
     scorer: Scorer
     popularity: Popularity
 
@@ -168,7 +183,7 @@ class TrainedModel:
         Unknown users are ranked by popularity.
         """
         (code,) = _lookup(self.user_ids, np.asarray([user_id], dtype=str))
-        history = self.history[[code]] if code >= 0 else empty_rows(1, len(self.item_ids))
+        history = self.profiles[[code]] if code >= 0 else empty_rows(1, len(self.item_ids))
         scorer = self.scorer if code >= 0 else self.popularity
         scores = scorer.scores(history)
         if mask is not None:
@@ -176,9 +191,10 @@ class TrainedModel:
         candidates = list(dict.fromkeys(item_ids))
         columns = _lookup(self.item_ids, np.asarray(candidates, dtype=str))
         row = scores[0]
+        # Ties go to the lower item code, as in `recommend` (top_k), so both give the same order.
         known = [(float(row[column]), index) for index, column in enumerate(columns) if column >= 0]
         known = [(value, index) for value, index in known if np.isfinite(value)]
-        known.sort(key=lambda pair: (-pair[0], pair[1]))
+        known.sort(key=lambda pair: (-pair[0], columns[pair[1]]))
         unknown = [candidates[index] for index, column in enumerate(columns) if column < 0]
         values = np.array([value for value, _ in known], dtype=np.float64)
         if scorer.proportional:
@@ -198,7 +214,7 @@ class TrainedModel:
         if self.query_key == "itemId":
             ones = np.ones(len(codes), dtype=np.float32)
             return sp.csr_matrix((ones, (np.arange(len(codes)), codes)), shape=(len(codes), len(self.item_ids)))
-        return self.history[codes]
+        return self.profiles[codes]
 
     def _rank(self, history: sp.csr_matrix, scorer: Scorer, k: int, mask: ItemMask | None) -> list[Recommendation]:
         scores = scorer.scores(history)
@@ -284,31 +300,36 @@ def train(
     algorithm = choose_algorithm(recipe, len(data.user_ids), len(data.item_ids))
     with progress.step(f"Training {algorithm} (fit, test, refit)", total=TRAINING_STAGES) as advance:
         split = _Holdout.draw(data, seed)
-        penalty = None
+        penalty, recency = None, None
         if algorithm == "ease":
             basis = _ease_basis(split.training)
-            penalty = _choose_penalty(basis, split.validation)
+            penalty, recency = _choose_scoring(basis, split.validation)
             held_out_model: Scorer = basis.model(penalty)
             del basis
         else:
             held_out_model = _fit(algorithm, split.training, penalty, seed, progress)
+            if algorithm == "als":
+                recency = _best_recency(held_out_model, split.validation)[1]
         advance(1)
-        metrics = _testing_metrics(held_out_model, split.testing, len(data.item_ids))
+        metrics = _testing_metrics(held_out_model, split.testing, len(data.item_ids), recency)
         del held_out_model, split  # free the held-out fit before the full one
         advance(1)
         scorer = _fit(algorithm, data.matrix, penalty, seed, progress)
         advance(1)
+    profiles = _weighted(data.recency, recency)
     return TrainedModel(
         recipe=recipe,
         algorithm=algorithm,
         metrics=metrics,
         penalty=penalty,
+        recency=recency,
         query_key="itemId" if algorithm == "item-knn" else "userId",
         user_ids=data.user_ids,
         item_ids=data.item_ids,
         history=data.matrix,
+        profiles=profiles,
         # Stored rows (score_rows.py): a user's scores are the same in batch output and real-time answers.
-        scorer=ScoreRows.of(scorer, data.matrix) if algorithm in ("ease", "als") else scorer,
+        scorer=ScoreRows.of(scorer, profiles) if algorithm in ("ease", "als") else scorer,
         popularity=Popularity.fit(data.matrix),
     )
 
@@ -319,7 +340,8 @@ class _Interactions:
     item_ids: np.ndarray
     user_codes: np.ndarray
     item_codes: np.ndarray
-    timestamps: np.ndarray
+    newer: np.ndarray  # per interaction: how many of the user's interactions are newer (metrics.newer_counts)
+    recency: sp.csr_matrix  # users x items: recency ranks (_recency_matrix)
     matrix: sp.csr_matrix  # users x items, 1 where the user interacted with the item
 
     @classmethod
@@ -331,27 +353,32 @@ class _Interactions:
             )
         user_ids, user_codes = np.unique(np.asarray(users, dtype=str), return_inverse=True)
         item_ids, item_codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
-        matrix = _binary_matrix(user_codes, item_codes, (len(user_ids), len(item_ids)))
+        newer = offline.newer_counts(user_codes, np.asarray(timestamps))
+        recency = _recency_matrix(user_codes, item_codes, newer, (len(user_ids), len(item_ids)))
+        matrix = _ones(recency)
         if len(user_ids) < 2 or np.diff(matrix.indptr).max() < 2:
             raise ValueError("training needs at least 2 users, one of them with 2 or more distinct items")
-        return cls(user_ids, item_ids, user_codes, item_codes, np.asarray(timestamps), matrix)
+        return cls(user_ids, item_ids, user_codes, item_codes, newer, recency, matrix)
 
 
 @dataclass(frozen=True)
 class _Queries:
     """Held-out users to score: their input histories and the items they went on to use."""
 
-    inputs: sp.csr_matrix  # users x items: the oldest 90%
+    inputs: sp.csr_matrix  # users x items: the oldest 90%, as recency ranks (_recency_matrix)
     relevant: sp.csr_matrix  # users x items: the newest 10%, minus items already in the input
 
 
 @dataclass(frozen=True)
 class _Holdout:
-    """Personalize's split, plus validation users for choosing EASE's λ.
+    """Personalize's split, plus validation users for choosing EASE's λ and the recency weight τ.
 
     A seeded 10% of the users with 2+ distinct items are testing users: left out of training, scored
-    on their newest 10% given their oldest 90%. Another 10% are validation users: they stay in
-    training without their newest 10%, on which λ is chosen, so one fit serves both purposes.
+    on their newest 10% given their oldest 90%. The others, up to MAX_VALIDATION_USERS of them (a
+    seeded sample), are validation users: they stay in training without their newest 10%, on which λ
+    and τ are chosen, so one fit serves both purposes. Many validation users make the choice stable (a
+    tenth of MovieLens-small's 610 users picked λ and τ by noise); past a few thousand, scoring them
+    for every λ and τ costs more than it tells.
     """
 
     training: sp.csr_matrix
@@ -367,15 +394,19 @@ class _Holdout:
         testing = np.zeros(len(data.user_ids), dtype=bool)
         validation = np.zeros(len(data.user_ids), dtype=bool)
         testing[shuffled[:share]] = True
-        validation[shuffled[share : 2 * share]] = True
+        validation[shuffled[share : share + MAX_VALIDATION_USERS]] = True
 
-        held = offline.newest_interactions(data.user_codes, data.timestamps, testing | validation)
+        held_counts = offline.held_counts(data.user_codes, testing | validation)[data.user_codes]
+        held = data.newer < held_counts
         shape = data.matrix.shape
-        inputs = _binary_matrix(data.user_codes[~held], data.item_codes[~held], shape)
+        kept = np.flatnonzero(~held)
+        # Held interactions are a user's newest: without them, the input's ranks start again at 0.
+        newer = data.newer[kept] - held_counts[kept]
+        inputs = _recency_matrix(data.user_codes[kept], data.item_codes[kept], newer, shape)
         relevant = _binary_matrix(data.user_codes[held], data.item_codes[held], shape)
         # An item held out that is also in the input can never be recommended (seen items never
         # are), so it does not count as relevant; users left with nothing relevant are not scored.
-        relevant = (relevant - relevant.multiply(inputs)).tocsr()
+        relevant = (relevant - relevant.multiply(_ones(inputs))).tocsr()
         relevant.eliminate_zeros()
         scorable = np.diff(relevant.indptr) > 0
 
@@ -383,7 +414,7 @@ class _Holdout:
             codes = np.flatnonzero(users & scorable)
             return _Queries(inputs[codes], relevant[codes])
 
-        return cls(inputs[np.flatnonzero(~testing)], queries(validation), queries(testing))
+        return cls(_ones(inputs[np.flatnonzero(~testing)]), queries(validation), queries(testing))
 
 
 def _binary_matrix(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -391,6 +422,35 @@ def _binary_matrix(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]
     matrix.sum_duplicates()
     matrix.data[:] = 1.0  # repeated interactions count once
     return matrix
+
+
+def _recency_matrix(rows: np.ndarray, columns: np.ndarray, newer: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """users x items: 1 + how many of the user's interactions are newer than their newest one with the
+    item (1: the item of the user's newest interaction). One sort of a combined key finds each cell's
+    smallest count and leaves the cells in CSR order."""
+    span = int(newer.max(initial=0)) + 1
+    cells = rows.astype(np.int64) * shape[1] + columns
+    keyed = np.sort(cells * span + newer)
+    cells = keyed // span
+    first = np.ones(len(cells), dtype=bool)
+    first[1:] = cells[1:] != cells[:-1]
+    cells, ranks = cells[first], keyed[first] % span + 1
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells // shape[1], minlength=shape[0]), out=indptr[1:])
+    return sp.csr_matrix((ranks.astype(np.float32), cells % shape[1], indptr), shape=shape)
+
+
+def _ones(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The same cells with value 1: the binary history."""
+    return sp.csr_matrix((np.ones_like(matrix.data), matrix.indices, matrix.indptr), shape=matrix.shape)
+
+
+def _weighted(recency: sp.csr_matrix, tau: float | None) -> sp.csr_matrix:
+    """The history a model scores: each cell weighs exp(-(rank - 1)/τ), or 1 when τ is None."""
+    if tau is None:
+        return _ones(recency)
+    weights = np.maximum(np.exp(-(recency.data - 1) / np.float32(tau)), np.float32(MIN_RECENCY_WEIGHT))
+    return sp.csr_matrix((weights, recency.indices, recency.indptr), shape=recency.shape)
 
 
 def _lookup(sorted_ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -420,25 +480,22 @@ def _fit(
     return Popularity.fit(matrix)
 
 
-def _choose_penalty(basis: SpectralBasis | GramBasis, validation: _Queries) -> float:
-    """EASE's λ with the best validation NDCG@25.
+def _choose_scoring(basis: SpectralBasis | GramBasis, validation: _Queries) -> tuple[float, float | None]:
+    """EASE's λ and the recency weight τ with the best validation NDCG@25.
 
     A hill-climb over PENALTY_GRID from PENALTY_START, first in steps of 4x, then of 2x: it moves
     to a strictly better neighbour until there is none. Validation NDCG is unimodal in λ in practice,
     and the coarse steps reach a distant optimum in fewer fits (each one a Cholesky inverse on the
-    items side).
+    items side). Each λ's model is fitted once and scored with every τ.
     """
     if validation.inputs.shape[0] == 0:
-        return PENALTY_START
-    relevant_counts = np.diff(validation.relevant.indptr)
-    seen: dict[int, float] = {}
+        return PENALTY_START, None
+    seen: dict[int, tuple[float, float | None]] = {}
 
     def quality(index: int) -> float:
         if index not in seen:
-            recommended = _top_lists(basis.model(PENALTY_GRID[index]), validation.inputs, offline.TOP_K)
-            hits = offline.hit_matrix(recommended, validation.relevant)
-            seen[index] = float(offline.ndcg_at(hits, relevant_counts, offline.TOP_K).mean())
-        return seen[index]
+            seen[index] = _best_recency(basis.model(PENALTY_GRID[index]), validation)
+        return seen[index][0]
 
     current = PENALTY_GRID.index(PENALTY_START)
     for step in (2, 1):  # grid positions: 4x, then 2x
@@ -448,24 +505,39 @@ def _choose_penalty(basis: SpectralBasis | GramBasis, validation: _Queries) -> f
             if quality(best) <= quality(current):
                 break
             current = best
-    return PENALTY_GRID[current]
+    return PENALTY_GRID[current], seen[current][1]
 
 
-def _testing_metrics(model: Scorer, testing: _Queries, catalogue_size: int) -> dict[str, float]:
+def _best_recency(model: Scorer, validation: _Queries) -> tuple[float, float | None]:
+    """The best validation NDCG@25 over RECENCY_GRID and its τ (the first of equals)."""
+    if validation.inputs.shape[0] == 0:
+        return 0.0, None
+    relevant_counts = np.diff(validation.relevant.indptr)
+    best: tuple[float, float | None] = (-1.0, None)
+    for tau in RECENCY_GRID:
+        hits = offline.hit_matrix(_top_lists(model, validation.inputs, offline.TOP_K, tau), validation.relevant)
+        ndcg = float(offline.ndcg_at(hits, relevant_counts, offline.TOP_K).mean())
+        if ndcg > best[0]:
+            best = (ndcg, tau)
+    return best
+
+
+def _testing_metrics(model: Scorer, testing: _Queries, catalogue_size: int, tau: float | None) -> dict[str, float]:
     """Personalize's metrics for the testing users; all 0.0 when none of them held out an item new
     to them (only possible when users repeat old items), as there is then nothing to find."""
     if testing.inputs.shape[0] == 0:
         return dict.fromkeys(offline.METRIC_NAMES, 0.0)
-    recommended = _top_lists(model, testing.inputs, offline.TOP_K)
+    recommended = _top_lists(model, testing.inputs, offline.TOP_K, tau)
     return offline.personalize_metrics(recommended, testing.relevant, catalogue_size)
 
 
-def _top_lists(scorer: Scorer, inputs: sp.csr_matrix, k: int) -> np.ndarray:
+def _top_lists(scorer: Scorer, inputs: sp.csr_matrix, k: int, tau: float | None) -> np.ndarray:
+    """Each input's top k item codes, its own items excluded; inputs are recency ranks, scored with τ."""
     lists = []
     step = block_rows(inputs.shape[1])
     for start in range(0, inputs.shape[0], step):
         block = inputs[start : start + step]
-        scores = scorer.scores(block)
+        scores = scorer.scores(_weighted(block, tau))
         exclude(scores, block)
         lists.append(top_k(scores, k)[0])
     return np.concatenate(lists) if lists else np.empty((0, k), dtype=np.int64)

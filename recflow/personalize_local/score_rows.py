@@ -36,13 +36,13 @@ class ScoreRows:
 
     scorer: Scorer
     rows: np.ndarray  # one row of scores per training user, float32
-    positions: dict[bytes, int]  # a history's item codes (sorted, as bytes) -> its row
+    positions: dict[bytes, int]  # a history's item codes and weights (_key) -> its row
     proportional: bool
 
     @classmethod
     def of(cls, scorer: Scorer, histories: sp.csr_matrix) -> Scorer:
-        """`scorer` with the rows of `histories` (users x items, binary) computed now, in fixed blocks; `scorer`
-        itself when they would take more than MAX_CELLS."""
+        """`scorer` with the rows of `histories` (users x items, as the scorer reads them) computed now, in
+        fixed blocks; `scorer` itself when they would take more than MAX_CELLS."""
         users, items = histories.shape
         if users * items > MAX_CELLS:
             return scorer
@@ -70,6 +70,8 @@ class ScoreRows:
 
 
 def _key(history: sp.csr_matrix, row: int) -> bytes:
-    """A binary history row's identity: its item codes, sorted."""
-    codes = history.indices[history.indptr[row] : history.indptr[row + 1]]
-    return np.sort(codes).astype(np.int64).tobytes()
+    """A history row's identity: its item codes, sorted, and their weights in that order."""
+    cells = slice(history.indptr[row], history.indptr[row + 1])
+    order = np.argsort(history.indices[cells], kind="stable")
+    codes, weights = history.indices[cells][order], history.data[cells][order]
+    return codes.astype(np.int64).tobytes() + weights.astype(np.float32).tobytes()

@@ -33,8 +33,8 @@ def test_histories_it_was_not_built_for_are_scored_by_the_model_itself(tmp_path)
     model = _model(tmp_path)
     scorer = model.scorer
     assert isinstance(scorer, ScoreRows)
-    known = model.history[[0, 1]]
-    new = sp.csr_matrix(([1.0], ([0], [5])), shape=(1, model.history.shape[1]), dtype=np.float32)
+    known = model.profiles[[0, 1]]
+    new = sp.csr_matrix(([1.0], ([0], [5])), shape=(1, model.profiles.shape[1]), dtype=np.float32)
     mixed = scorer.scores(sp.vstack([known[0], new, known[1]]).tocsr())
     assert np.array_equal(mixed[[0, 2]], scorer.rows[[0, 1]])
     assert np.allclose(mixed[1], scorer.scorer.scores(new)[0], rtol=1e-5)
