@@ -27,6 +27,8 @@ import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
+from recflow.personalize_local import costs
+
 # Dense blocks of X when building Gram matrices: dense BLAS (multi-threaded) is far faster than
 # scipy's single-threaded sparse products at MovieLens-like densities, and blocks bound the memory.
 _DENSE_BLOCK_CELLS = 8_000_000
@@ -94,7 +96,13 @@ class GramBasis:
     """The λ-independent part of items-side EASE: the items x items Gram matrix XᵀX."""
 
     def __init__(self, x: sp.csr_matrix) -> None:
-        self.gram = _gram(_row_blocks(x), x.shape[1], items_side=True)
+        users, items = x.shape
+        pair_work = float(np.square(np.diff(x.indptr).astype(np.float64)).sum())
+        if pair_work / costs.SPARSE_GRAM_PAIRS < users * items**2 / costs.DENSE_GRAM_CELLS:
+            # Sparse data (about 1% dense and less): the sparse product does a fraction of the work.
+            self.gram = np.asfortranarray((x.T @ x).toarray(), dtype=np.float32)
+        else:
+            self.gram = _gram(_row_blocks(x), items, items_side=True)
 
     def model(self, penalty: float) -> GramEase:
         matrix = self.gram.copy(order="F")

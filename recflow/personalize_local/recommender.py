@@ -4,9 +4,10 @@ offline metrics, and vectorised top-k recommendations.
 Recipes (a name or `arn:aws:personalize:::recipe/<name>`):
 
 * `aws-user-personalization`, `aws-user-personalization-v2`, and `aws-personalized-ranking(-v2)` (the
-  same model, asked to order a given list): EASE (ease.py) while the catalogue has at most
-  EASE_MAX_ITEMS items and EASE's working set fits in half of the available memory; implicit-feedback
-  ALS beyond that. λ is chosen on a validation split. These return scores, as in Personalize.
+  same model, asked to order a given list): EASE (ease.py), solved on the cheaper side, while its
+  estimated cost (costs.py: training plus scoring every user once) fits TIME_BUDGET_SECONDS and its
+  working set fits in half of the available memory; implicit-feedback ALS otherwise. The decision and
+  the estimates behind it are the model's `decision`. These return scores, as in Personalize.
 * `aws-popularity-count`: the most interacted-with items, the same for every user; no scores.
 * `aws-similar-items`, `aws-sims`: item-to-item cosine similarity; batch input is `{"itemId": …}`; no
   scores.
@@ -38,9 +39,10 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from recflow.personalize_local import costs
 from recflow.personalize_local import metrics as offline
 from recflow.personalize_local.algorithms import Als, ItemKnn, Popularity
-from recflow.personalize_local.ease import GramBasis, SpectralBasis
+from recflow.personalize_local.ease import GramBasis, GramEase, SpectralBasis, SpectralEase
 from recflow.personalize_local.filters import user_rows
 from recflow.personalize_local.ranking import (
     SOFTMAX_TEMPERATURE,
@@ -61,20 +63,16 @@ PERSONALIZED_RANKING = frozenset({"aws-personalized-ranking", "aws-personalized-
 POPULARITY = frozenset({"aws-popularity-count"})
 RELATED_ITEMS = frozenset({"aws-similar-items", "aws-sims"})
 
-# EASE while the catalogue is at most this big, ALS beyond. At 12,000 items the items-side solve
-# holds two 576 MB matrices and each λ tried costs a Cholesky inverse of ~15-25 s (1.2-1.7 s
-# measured at 5,000 items, growing as items³); memory grows as items², where ALS grows linearly.
-EASE_MAX_ITEMS = 12_000
+# EASE while its estimated training plus scoring every user once (costs.py) takes at most this long;
+# ALS beyond. An offline rehearsal of a 10M-interaction lake should take about two minutes in all.
+TIME_BUDGET_SECONDS = 60.0
 # EASE also yields to ALS when its working set would exceed this share of the available memory.
 EASE_MEMORY_SHARE = 0.5
-# The users-side (spectral) solve is used while users <= this share of items. An eigendecomposition
-# costs ~5x a Cholesky inverse of the same size, and the items side needs one inverse per λ tried.
-SPECTRAL_MAX_USER_SHARE = 0.6
 # λ candidates, a factor of 2 apart, and where the search for the best one starts.
 PENALTY_GRID = tuple(2.0**power for power in range(3, 15))  # 8 ... 16384
 PENALTY_START = 256.0
 # Users whose newest 10% choose λ and τ (see _Holdout).
-MAX_VALIDATION_USERS = 2_000
+MAX_VALIDATION_USERS = 1_000
 # Recency weights τ to try (None: no weighting, preferred on ties); see the module docstring.
 RECENCY_GRID: tuple[float | None, ...] = (None, 80.0, 40.0, 20.0, 10.0, 5.0, 2.5)
 # The least weight an item keeps: exp(-k/τ) underflows for long histories, and a zero would read as
@@ -107,6 +105,7 @@ class TrainedModel:
     metrics: dict[str, float]
     penalty: float | None  # EASE's λ, None for the other algorithms
     recency: float | None  # τ of the recency weights, None when histories are scored unweighted
+    decision: str  # why this algorithm (and EASE solve): the cost estimates it was chosen on
     query_key: str  # the batch input field: "userId" or "itemId"
     user_ids: np.ndarray  # sorted
     item_ids: np.ndarray  # sorted
@@ -249,24 +248,37 @@ def recipe_name(recipe: str) -> str:
     return recipe.removeprefix(RECIPE_ARN_PREFIX)
 
 
-def choose_algorithm(recipe: str, users: int, items: int) -> str:
+@dataclass(frozen=True)
+class Choice:
+    algorithm: str  # "ease", "als", "popularity" or "item-knn"
+    solve: str | None  # for EASE: "ease-items" or "ease-users" (ease.py's two solves)
+    decision: str  # one sentence: what was chosen and the estimates it was chosen on
+
+
+def choose_algorithm(recipe: str, shape: costs.Shape) -> Choice:
+    """The recipe's algorithm; for user recipes, the cheaper EASE solve if it fits the time budget and
+    memory, else ALS."""
     name = recipe_name(recipe)
     if name in POPULARITY:
-        return "popularity"
+        return Choice("popularity", None, f"popularity: the {name} recipe")
     if name in RELATED_ITEMS:
-        return "item-knn"
-    if name in USER_PERSONALIZATION | PERSONALIZED_RANKING:
-        fits = ease_memory_bytes(users, items) <= EASE_MEMORY_SHARE * available_memory_bytes()
-        return "ease" if items <= EASE_MAX_ITEMS and fits else "als"
-    supported = ", ".join(sorted(USER_PERSONALIZATION | PERSONALIZED_RANKING | POPULARITY | RELATED_ITEMS))
-    raise ValueError(f"the local Personalize service does not implement the recipe {name}; it supports {supported}")
-
-
-def ease_memory_bytes(users: int, items: int) -> int:
-    """Peak float32 working set of EASE, by the side it is solved on (see ease.py)."""
-    if users <= SPECTRAL_MAX_USER_SHARE * items:
-        return 4 * (3 * users * users + 2 * users * items)  # Gram, eigenvectors, workspace; Y
-    return 4 * 2 * items * items  # the Gram matrix and the one being inverted
+        return Choice("item-knn", None, f"item-knn: the {name} recipe")
+    if name not in USER_PERSONALIZATION | PERSONALIZED_RANKING:
+        supported = ", ".join(sorted(USER_PERSONALIZATION | PERSONALIZED_RANKING | POPULARITY | RELATED_ITEMS))
+        raise ValueError(f"the local Personalize service does not implement the recipe {name}; it supports {supported}")
+    memory = EASE_MEMORY_SHARE * available_memory_bytes()
+    solves = sorted([costs.ease_items_side(shape), costs.ease_users_side(shape)], key=lambda e: e.seconds)
+    fallback = costs.als(shape, Als.FACTORS, Als.ITERATIONS)
+    estimates = "; ".join(estimate.describe() for estimate in [*solves, fallback])
+    limits = (
+        f"{TIME_BUDGET_SECONDS:.0f} s and {memory / 2**20:,.0f} MB"
+        if math.isfinite(memory)
+        else (f"{TIME_BUDGET_SECONDS:.0f} s")
+    )
+    for solve in solves:
+        if solve.seconds <= TIME_BUDGET_SECONDS and solve.bytes <= memory:
+            return Choice("ease", solve.name, f"{solve.name}: the cheaper EASE solve, within {limits} ({estimates})")
+    return Choice("als", None, f"als: no EASE solve within {limits} ({estimates})")
 
 
 def available_memory_bytes() -> float:
@@ -297,14 +309,15 @@ def train(
 
     `progress` sees TRAINING_STAGES (held-out fit, testing metrics, served fit), and ALS iterations."""
     data = _Interactions.from_columns(users, items, timestamps)
-    algorithm = choose_algorithm(recipe, len(data.user_ids), len(data.item_ids))
+    split = _Holdout.draw(data, seed)
+    choice = choose_algorithm(recipe, data.shape(split.validation.inputs.shape[0]))
+    algorithm = choice.algorithm
     with progress.step(f"Training {algorithm} (fit, test, refit)", total=TRAINING_STAGES) as advance:
-        split = _Holdout.draw(data, seed)
         penalty, recency = None, None
+        held_out_model: Scorer
         if algorithm == "ease":
-            basis = _ease_basis(split.training)
-            penalty, recency = _choose_scoring(basis, split.validation)
-            held_out_model: Scorer = basis.model(penalty)
+            basis = _ease_basis(split.training, choice.solve)
+            penalty, recency, held_out_model = _choose_scoring(basis, split.validation)
             del basis
         else:
             held_out_model = _fit(algorithm, split.training, penalty, seed, progress)
@@ -314,7 +327,7 @@ def train(
         metrics = _testing_metrics(held_out_model, split.testing, len(data.item_ids), recency)
         del held_out_model, split  # free the held-out fit before the full one
         advance(1)
-        scorer = _fit(algorithm, data.matrix, penalty, seed, progress)
+        scorer = _fit(algorithm, data.matrix, penalty, seed, progress, choice.solve)
         advance(1)
     profiles = _weighted(data.recency, recency)
     return TrainedModel(
@@ -323,6 +336,7 @@ def train(
         metrics=metrics,
         penalty=penalty,
         recency=recency,
+        decision=choice.decision,
         query_key="itemId" if algorithm == "item-knn" else "userId",
         user_ids=data.user_ids,
         item_ids=data.item_ids,
@@ -359,6 +373,17 @@ class _Interactions:
         if len(user_ids) < 2 or np.diff(matrix.indptr).max() < 2:
             raise ValueError("training needs at least 2 users, one of them with 2 or more distinct items")
         return cls(user_ids, item_ids, user_codes, item_codes, newer, recency, matrix)
+
+    def shape(self, validation_users: int) -> costs.Shape:
+        counts = np.diff(self.matrix.indptr).astype(np.float64)
+        return costs.Shape(
+            users=len(self.user_ids),
+            items=len(self.item_ids),
+            nonzeros=self.matrix.nnz,
+            pair_work=float(np.square(counts).sum()),
+            validation_users=validation_users,
+            recency_tries=len(RECENCY_GRID),
+        )
 
 
 @dataclass(frozen=True)
@@ -461,18 +486,22 @@ def _lookup(sorted_ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(sorted_ids[positions] == keys, positions, -1)
 
 
-def _ease_basis(matrix: sp.csr_matrix) -> SpectralBasis | GramBasis:
-    users, items = matrix.shape
-    return SpectralBasis(matrix) if users <= SPECTRAL_MAX_USER_SHARE * items else GramBasis(matrix)
+def _ease_basis(matrix: sp.csr_matrix, solve: str | None) -> SpectralBasis | GramBasis:
+    return SpectralBasis(matrix) if solve == "ease-users" else GramBasis(matrix)
 
 
 def _fit(
-    algorithm: str, matrix: sp.csr_matrix, penalty: float | None, seed: int, progress: Progress = NO_PROGRESS
+    algorithm: str,
+    matrix: sp.csr_matrix,
+    penalty: float | None,
+    seed: int,
+    progress: Progress = NO_PROGRESS,
+    solve: str | None = None,
 ) -> Scorer:
     if algorithm == "ease":
         if penalty is None:
-            raise ValueError("EASE needs its penalty λ (choose it with _choose_penalty first)")
-        return _ease_basis(matrix).model(penalty)
+            raise ValueError("EASE needs its penalty λ (choose it with _choose_scoring first)")
+        return _ease_basis(matrix, solve).model(penalty)
     if algorithm == "als":
         return Als.fit(matrix, seed, progress)
     if algorithm == "item-knn":
@@ -480,24 +509,36 @@ def _fit(
     return Popularity.fit(matrix)
 
 
-def _choose_scoring(basis: SpectralBasis | GramBasis, validation: _Queries) -> tuple[float, float | None]:
-    """EASE's λ and the recency weight τ with the best validation NDCG@25.
+def _choose_scoring(
+    basis: SpectralBasis | GramBasis, validation: _Queries
+) -> tuple[float, float | None, SpectralEase | GramEase]:
+    """EASE's recency weight τ and λ by validation NDCG@25, and that λ's model.
 
-    A hill-climb over PENALTY_GRID from PENALTY_START, first in steps of 4x, then of 2x: it moves
-    to a strictly better neighbour until there is none. Validation NDCG is unimodal in λ in practice,
-    and the coarse steps reach a distant optimum in fewer fits (each one a Cholesky inverse on the
-    items side). Each λ's model is fitted once and scored with every τ.
+    τ is chosen first, at PENALTY_START; then λ by a hill-climb over PENALTY_GRID from PENALTY_START,
+    first in steps of 4x, then of 2x: it moves to a strictly better neighbour until there is none.
+    Validation NDCG is unimodal in λ in practice, and the coarse steps reach a distant optimum in fewer
+    fits (each one a Cholesky inverse on the items side). One search after the other scores the
+    validation users about a dozen times, where trying every τ at every λ took 35. The best model is
+    kept (on the items side a model is an items x items matrix: one is held besides the one scored).
     """
+    start = PENALTY_GRID.index(PENALTY_START)
+    start_model = basis.model(PENALTY_START)
     if validation.inputs.shape[0] == 0:
-        return PENALTY_START, None
-    seen: dict[int, tuple[float, float | None]] = {}
+        return PENALTY_START, None, start_model
+    first, recency = _best_recency(start_model, validation)
+    seen = {start: first}
+    kept = {start: start_model}
 
     def quality(index: int) -> float:
         if index not in seen:
-            seen[index] = _best_recency(basis.model(PENALTY_GRID[index]), validation)
-        return seen[index][0]
+            model = basis.model(PENALTY_GRID[index])
+            seen[index] = _validation_ndcg(model, validation, recency)
+            if seen[index] > max(seen[held] for held in kept):
+                kept.clear()
+                kept[index] = model
+        return seen[index]
 
-    current = PENALTY_GRID.index(PENALTY_START)
+    current = start
     for step in (2, 1):  # grid positions: 4x, then 2x
         while True:
             neighbours = [index for index in (current - step, current + step) if 0 <= index < len(PENALTY_GRID)]
@@ -505,21 +546,26 @@ def _choose_scoring(basis: SpectralBasis | GramBasis, validation: _Queries) -> t
             if quality(best) <= quality(current):
                 break
             current = best
-    return PENALTY_GRID[current], seen[current][1]
+    # The climb ends on the best λ it saw, which is the one kept unless an equal came first.
+    model = kept[current] if current in kept else basis.model(PENALTY_GRID[current])
+    return PENALTY_GRID[current], recency, model
 
 
 def _best_recency(model: Scorer, validation: _Queries) -> tuple[float, float | None]:
     """The best validation NDCG@25 over RECENCY_GRID and its τ (the first of equals)."""
-    if validation.inputs.shape[0] == 0:
-        return 0.0, None
-    relevant_counts = np.diff(validation.relevant.indptr)
     best: tuple[float, float | None] = (-1.0, None)
     for tau in RECENCY_GRID:
-        hits = offline.hit_matrix(_top_lists(model, validation.inputs, offline.TOP_K, tau), validation.relevant)
-        ndcg = float(offline.ndcg_at(hits, relevant_counts, offline.TOP_K).mean())
+        ndcg = _validation_ndcg(model, validation, tau)
         if ndcg > best[0]:
             best = (ndcg, tau)
     return best
+
+
+def _validation_ndcg(model: Scorer, validation: _Queries, tau: float | None) -> float:
+    if validation.inputs.shape[0] == 0:
+        return 0.0
+    hits = offline.hit_matrix(_top_lists(model, validation.inputs, offline.TOP_K, tau), validation.relevant)
+    return float(offline.ndcg_at(hits, np.diff(validation.relevant.indptr), offline.TOP_K).mean())
 
 
 def _testing_metrics(model: Scorer, testing: _Queries, catalogue_size: int, tau: float | None) -> dict[str, float]:

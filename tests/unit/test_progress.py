@@ -86,7 +86,7 @@ def test_ease_training_reports_its_three_stages():
 
 
 def test_als_training_reports_every_iteration_of_both_fits(monkeypatch):
-    monkeypatch.setattr(recommender, "EASE_MAX_ITEMS", 0)  # what a catalogue too big for EASE gets
+    monkeypatch.setattr(recommender, "TIME_BUDGET_SECONDS", 0.0)  # what data too big for EASE gets
     progress = RecordingProgress()
 
     NumericTrainer(progress).train(_interactions(), "aws-user-personalization-v2", seed=0)

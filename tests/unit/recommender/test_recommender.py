@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recflow.personalize_local import ease, recommender
+from recflow.personalize_local import costs, ease, recommender
 from recflow.personalize_local.metrics import METRIC_NAMES
 from recflow.personalize_local.ranking import ItemMask
 from recflow.personalize_local.score_rows import ScoreRows
@@ -24,7 +24,7 @@ def ease_model(clustered: Clustered) -> recommender.TrainedModel:
 @pytest.fixture(scope="module")
 def als_model(clustered: Clustered) -> recommender.TrainedModel:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(recommender, "EASE_MAX_ITEMS", 10)  # the catalogue (60 items) is now "too big"
+        patch.setattr(recommender, "TIME_BUDGET_SECONDS", 0.0)  # no EASE solve is cheap enough now
         return recommender.train(clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
 
 
@@ -54,15 +54,41 @@ def test_an_unsupported_recipe_is_one_clear_sentence(clustered: Clustered):
         )
 
 
-def test_big_catalogues_and_memory_pressure_switch_to_als(monkeypatch: pytest.MonkeyPatch):
-    limit = recommender.EASE_MAX_ITEMS
-    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, limit) == "ease"
-    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, limit + 1) == "als"
+def shape(users: int, items: int, nonzeros: int) -> costs.Shape:
+    """Interactions spread evenly over the users."""
+    return costs.Shape(users, items, nonzeros, nonzeros**2 / users, validation_users=2_000, recency_tries=7)
 
-    # Given only 100 MB of available memory, EASE's ~250 MB working set for 2,100 x 10,000 is too much
+
+@pytest.mark.parametrize(
+    ("users", "items", "nonzeros", "algorithm", "solve"),
+    [
+        (2_113, 10_197, 855_598, "ease", "ease-users"),  # HetRec: few users, many items
+        (20_000, 5_000, 1_000_000, "ease", "ease-items"),  # many users, a small catalogue
+        (70_000, 10_000, 10_000_000, "als", None),  # EASE would take minutes: the Gram and B for everyone
+    ],
+)
+def test_the_algorithm_is_chosen_by_estimated_cost(users: int, items: int, nonzeros: int, algorithm: str, solve):
+    choice = recommender.choose_algorithm(USER_PERSONALIZATION, shape(users, items, nonzeros))
+
+    assert (choice.algorithm, choice.solve) == (algorithm, solve)
+    # and the decision names every estimate it weighed
+    assert choice.decision.startswith(f"{solve or algorithm}: ")
+    assert all(f"{name} ~" in choice.decision for name in ("ease-items", "ease-users", "als"))
+
+
+def test_memory_pressure_switches_to_als(monkeypatch: pytest.MonkeyPatch):
+    # Given only 100 MB of available memory, EASE's working sets for 2,100 x 10,000 are too big
     monkeypatch.setattr(recommender, "available_memory_bytes", lambda: 100e6)
-    assert recommender.ease_memory_bytes(2_100, 10_000) > 50e6
-    assert recommender.choose_algorithm(USER_PERSONALIZATION, 2_100, 10_000) == "als"
+
+    choice = recommender.choose_algorithm(USER_PERSONALIZATION, shape(2_100, 10_000, 850_000))
+
+    assert choice.algorithm == "als"
+    assert "no EASE solve within 60 s and 48 MB" in choice.decision
+
+
+def test_the_trained_model_carries_its_decision(ease_model: recommender.TrainedModel):
+    assert ease_model.decision.startswith(f"{ease_model.decision[:10]}: the cheaper EASE solve, within 60 s")
+    assert ease_model.decision[:10] in ("ease-items", "ease-users")
 
 
 def test_metrics_have_personalize_names_and_show_a_model_that_learned(ease_model: recommender.TrainedModel):
@@ -230,7 +256,7 @@ def test_training_is_deterministic_for_a_seed(clustered: Clustered):
 
 def test_als_training_is_deterministic_for_a_seed(clustered: Clustered, als_model: recommender.TrainedModel):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(recommender, "EASE_MAX_ITEMS", 10)
+        patch.setattr(recommender, "TIME_BUDGET_SECONDS", 0.0)
         again = recommender.train(clustered.users, clustered.items, clustered.timestamps, USER_PERSONALIZATION)
 
     assert als_model.algorithm == again.algorithm == "als"
