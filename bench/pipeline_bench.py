@@ -58,6 +58,9 @@ def main() -> None:
         f"{summary.counts.get('items')} items; metrics: "
         + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items()))
     )
+    training = summary.training
+    if training:
+        print(f"model: λ={training.get('penalty')}, τ={training.get('recency')}; {training.get('decision')}")
 
 
 def synthetic_file(path: Path, interactions: int) -> int:

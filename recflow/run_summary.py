@@ -48,6 +48,9 @@ class Summary(BaseModel):
     phases: dict[str, Phase]
     counts: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    # The trained model: algorithm, EASE's λ ("penalty"), the recency weight τ ("recency", None: none), and
+    # the decision (which algorithm and why: the cost estimates it was chosen on). Empty when none trained.
+    training: dict[str, Any] = Field(default_factory=dict)
     failed_phase: str | None = None
     error: str | None = None
     cause: str | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from recflow.cli.common import (
@@ -281,6 +282,8 @@ def _print_summary(summary: Summary, lake: Path) -> None:
         console.print("[bold]Counts[/] " + ", ".join(f"{k}={summary.counts[k]:,}" for k in keys if k in summary.counts))
     if summary.metrics:
         console.print("[bold]Metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(summary.metrics.items())))
+    if summary.training.get("decision"):
+        console.print("[bold]Model[/] " + escape(str(summary.training["decision"])))
     if summary.lambdas:  # a generated function name is <stack>-<LogicalId>-<suffix>: the logical id says which
         console.print(
             "[bold]Lambdas[/] (peak/limit) "

@@ -14,6 +14,7 @@ from recflow.offline.glue_local import GlueLocal
 from recflow.offline.limits import Invocation, lambda_usage, largest_payload
 from recflow.offline.moto_extensions import SYNC_POLL_SECONDS
 from recflow.personalize_local.backend import PersonalizeBackend
+from recflow.personalize_local.errors import PersonalizeError
 from recflow.run_summary import Phase, Summary
 
 __all__ = ["Phase", "Summary", "build_summary"]  # the model is re-exported for the offline runtime's callers
@@ -42,6 +43,7 @@ def build_summary(
         phases={"etl": _etl_phase(glue), **_job_phases(latest, personalize.job_records(), polls_by_phase(history))},
         counts=latest.get("data") or etl_report or {},  # a failed data check still has the ETL's counts
         metrics=(latest.get("result") or {}).get("metrics", {}),
+        training=_training(latest, personalize),
         failed_phase=(latest.get("failed") or {}).get("phase"),
         error=failure.get("error"),
         cause=readable_cause(failure["cause"]) if failure.get("cause") else None,
@@ -65,6 +67,18 @@ def _etl_phase(glue: GlueLocal) -> Phase:
         detected_after_seconds=round(max(waited, run.wall_seconds), 3),
         polls=1 + int(waited // SYNC_POLL_SECONDS),
     )
+
+
+def _training(latest: dict[str, Any], personalize: PersonalizeBackend) -> dict[str, Any]:
+    """The run's trained model as the summary shows it (recommender.TrainedModel's choices), or {}."""
+    job = latest.get(JOB_PATHS["train"])
+    if not isinstance(job, dict) or "arn" not in job:
+        return {}
+    try:
+        model = personalize.describe_solution_version(job["arn"]).model
+    except PersonalizeError:  # deleted since, or not a local version
+        return {}
+    return {key: getattr(model, key) for key in ("algorithm", "penalty", "recency", "decision") if hasattr(model, key)}
 
 
 def _job_phases(

@@ -64,6 +64,11 @@ def test_a_run_recommends_for_every_requested_user_in_personalize_batch_format(r
     assert written["counts"]["users"] == USERS
     assert written["counts"]["interactions"] > 10_000
     assert 0 < written["metrics"]["normalized_discounted_cumulative_gain_at_25"] <= 1
+    # and which model was trained, and why: the cost estimates the algorithm was chosen on
+    training = written["training"]
+    assert training["algorithm"] == "ease" and training["penalty"] > 0
+    assert training["decision"].startswith(("ease-users: the cheaper EASE solve", "ease-items: the cheaper EASE solve"))
+    assert all(f"{name} ~" in training["decision"] for name in ("ease-items", "ease-users", "als"))
     assert written["state_transitions"] > 15
     latest = json.loads((lake / "recommendations" / "latest.json").read_text())
     assert latest["run_id"] == summary.run_id
