@@ -12,7 +12,8 @@ moto (pinned in pyproject.toml) executes the real state machine, but out of the 
 6. deploy the types its CloudFormation lacks or mishandles (recflow/offline/deployers.py), attach AWS
    managed policies, and read a bucket policy's conditions as AWS does,
 7. answer, as a server, an action it does not implement with an error clients can parse (not HTML).
-Section 11 decodes S3's aws-chunked uploads in linear time (moto's takes seconds per 100 MB).
+Section 11 decodes S3's aws-chunked uploads in linear time (moto's takes seconds per 100 MB), and section 12
+pages GetExecutionHistory as Step Functions does (moto serialises the whole history on every call).
 Section 9 makes the run fail where AWS would: a Lambda invocation over its MemorySize or Timeout, a state
 payload over 256 KiB (`extended_moto()` applies it; tests/unit/offline/test_limits_moto.py).
 
@@ -158,6 +159,7 @@ def extended_moto(
             *_personalize_runtime_patches(ext),
             *_limit_patches(ext),
             *_s3_patches(),
+            *_history_patches(),
         ):
             stack.enter_context(patcher)
         yield ext
@@ -1573,3 +1575,68 @@ _S3_SEAMS: tuple[Seam, ...] = (
     Seam("S3 aws-chunked uploads", "moto.s3.responses", "S3Response._handle_encoded_body", "(self, body)"),
 )
 MOTO_SEAMS = (*MOTO_SEAMS, *_S3_SEAMS)
+
+
+# --- 12. Step Functions: GetExecutionHistory in pages -------------------------------------------------
+# moto answers GetExecutionHistory with the whole history, oldest first, whatever maxResults, reverseOrder
+# and nextToken say. Step Functions answers pages of maxResults events (100 by default, at most 1000) in the
+# requested order. A client following a run reads its newest page every few tenths of a second: with the
+# whole history serialised each time, following an 80-transition run cost 5 s of moto's serialiser.
+
+HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX = 100, 1000
+
+
+def execution_history_page(
+    events: list[dict[str, Any]], max_results: int | None, reverse: bool, next_token: str | None
+) -> dict[str, Any]:
+    """One page of an execution's `events` (oldest first, ids 1, 2, ...), as Step Functions pages them. The
+    token is the id of the page's last event, so a page read while the execution runs on neither skips nor
+    repeats an event (an offset from the newest end would move with every new event)."""
+    from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+    if max_results is not None and not 0 <= max_results <= HISTORY_PAGE_MAX:
+        raise ValidationException(
+            f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {HISTORY_PAGE_MAX}"
+        )
+    size = max_results or HISTORY_PAGE_DEFAULT
+    ordered = events[::-1] if reverse else events
+    start = 0
+    if next_token is not None:
+        after = int(next_token) if next_token.isdigit() else -1
+        positions = [index for index, event in enumerate(ordered) if event["id"] == after]
+        if not positions:
+            raise InvalidToken(f"Invalid Token: '{next_token}'")
+        start = positions[0] + 1
+    page = ordered[start : start + size]
+    more = start + size < len(ordered)
+    return {"events": page, **({"nextToken": str(page[-1]["id"])} if more else {})}
+
+
+def _history_patches() -> list[Any]:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def get_execution_history(self: StepFunctionResponse) -> ActionResult:
+        history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
+        page = execution_history_page(
+            list(history["events"]),
+            self._get_int_param("maxResults"),
+            bool(self._get_param("reverseOrder")),
+            self._get_param("nextToken"),
+        )
+        return ActionResult(page)
+
+    return [patch.object(StepFunctionResponse, "get_execution_history", get_execution_history)]
+
+
+_HISTORY_SEAMS: tuple[Seam, ...] = (
+    Seam("execution history pages", "moto.stepfunctions.responses", "StepFunctionResponse.get_execution_history", "(self)"),
+    Seam(
+        "execution history pages",
+        "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend.get_execution_history",
+        "(self, execution_arn)",
+    ),
+)
+MOTO_SEAMS = (*MOTO_SEAMS, *_HISTORY_SEAMS)

@@ -485,3 +485,41 @@ def test_aws_chunked_uploads_are_decoded_to_the_bytes_sent(aws):
         s3.create_bucket(Bucket="chunked-bucket")
         s3.put_object(Bucket="chunked-bucket", Key="k", Body=body)
         assert s3.get_object(Bucket="chunked-bucket", Key="k")["Body"].read() == body
+
+
+def test_execution_history_comes_in_pages_in_the_order_asked(aws):
+    # Given an execution of 60 Pass states: 2 events each, plus the start and the end
+    states = {f"S{i}": {"Type": "Pass", "Next": f"S{i + 1}"} for i in range(59)}
+    states["S59"] = {"Type": "Pass", "End": True}
+    with _extended():
+        result = _execute({"StartAt": "S0", "States": states})
+        sfn = boto3.client("stepfunctions")
+        arn = result["executionArn"]
+
+        # Then the default page holds 100 events, oldest first, and says where to go on
+        first = sfn.get_execution_history(executionArn=arn)
+        assert [e["id"] for e in first["events"]] == list(range(1, 101))
+        assert first["nextToken"]
+
+        # And pages of 25 read forwards and backwards give every event once, in that order
+        def ids(reverse):
+            pages = sfn.get_paginator("get_execution_history").paginate(
+                executionArn=arn, reverseOrder=reverse, PaginationConfig={"PageSize": 25}
+            )
+            return [[e["id"] for e in page["events"]] for page in pages]
+
+        forwards, backwards = ids(False), ids(True)
+        total = 2 * 60 + 2
+        assert sum(forwards, []) == list(range(1, total + 1))
+        assert sum(backwards, []) == list(range(total, 0, -1))
+        assert [len(page) for page in backwards] == [25] * 4 + [total - 100]
+        newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"]
+        assert [e["type"] for e in newest] == ["ExecutionSucceeded"]
+
+        # And a page size over 1,000 or a token it never gave are refused as Step Functions refuses them
+        with pytest.raises(ClientError, match="maxResults.*less than or equal to 1000") as too_many:
+            sfn.get_execution_history(executionArn=arn, maxResults=1001)
+        assert too_many.value.response["Error"]["Code"] == "ValidationException"
+        with pytest.raises(ClientError) as bad_token:
+            sfn.get_execution_history(executionArn=arn, nextToken="not-a-token")
+        assert bad_token.value.response["Error"]["Code"] == "InvalidToken"
