@@ -1631,7 +1631,12 @@ def _history_patches() -> list[Any]:
 
 
 _HISTORY_SEAMS: tuple[Seam, ...] = (
-    Seam("execution history pages", "moto.stepfunctions.responses", "StepFunctionResponse.get_execution_history", "(self)"),
+    Seam(
+        "execution history pages",
+        "moto.stepfunctions.responses",
+        "StepFunctionResponse.get_execution_history",
+        "(self)",
+    ),
     Seam(
         "execution history pages",
         "moto.stepfunctions.parser.models",

@@ -16,6 +16,7 @@ and the job goes on. Lines are answered in blocks, so memory stays bounded howev
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from recflow.personalize_local.recommender import Recommendation, TrainedModel
@@ -70,10 +71,11 @@ def batch_output_lines(
     lines answered. `answer` (default: `model_answer`, unfiltered) answers the usable lines."""
     answer = answer or model_answer(model, num_results)
     lines = iter(input_lines)
-    while block := list(itertools.islice(lines, BLOCK_LINES)):
-        parsed = [_parse(line, model.query_key, model.ranks_lists) for line in block]
-        requests = [line.request for line in parsed if line.request is not None]
-        answers = iter(answer(requests) if requests else [])
+    blocks = iter(
+        lambda: [_parse(line, model.query_key, model.ranks_lists) for line in itertools.islice(lines, BLOCK_LINES)], []
+    )
+    for parsed, answered in _answered_ahead(blocks, answer):
+        answers = iter(answered)
         for line in parsed:
             result = next(answers) if line.request is not None else line.error
             if isinstance(result, Recommendation):
@@ -83,7 +85,27 @@ def batch_output_lines(
                 yield _output_line(line.echo, output, None)
             else:
                 yield _output_line(line.echo, {"recommendedItems": []}, _user_error(result or ""))
-        advance(len(block))
+        advance(len(parsed))
+
+
+def _answered_ahead(
+    blocks: Iterator[list[_Line]], answer: Answer
+) -> Iterator[tuple[list[_Line], list[Recommendation | str]]]:
+    """Each block of parsed lines with the answers to its usable ones. The next block is answered on another
+    thread while the caller writes this one: answering is numpy work that releases the GIL, writing is JSON."""
+
+    def answered(parsed: list[_Line]) -> list[Recommendation | str]:
+        requests = [line.request for line in parsed if line.request is not None]
+        return answer(requests) if requests else []
+
+    with ThreadPoolExecutor(1) as pool:
+        ahead: tuple[list[_Line], Future[list[Recommendation | str]]] | None = None
+        for parsed in blocks:
+            current, ahead = ahead, (parsed, pool.submit(answered, parsed))
+            if current is not None:
+                yield current[0], current[1].result()
+        if ahead is not None:
+            yield ahead[0], ahead[1].result()
 
 
 def _user_error(message: str) -> str:

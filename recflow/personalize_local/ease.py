@@ -47,8 +47,14 @@ class SpectralEase:
     proportional = False  # raw weights, not counts: softmax-normalised (ranking.py)
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
-        projected = _product(history, self.y_t) * self.weights
-        scores: np.ndarray = (projected @ self.y_t.T) * self.inverse_diagonal
+        return self.scores_of_projection(self.projection(history))
+
+    def projection(self, history: sp.csr_matrix) -> np.ndarray:
+        """x·Yᵀ for each history x: the same for every λ, so a λ search computes it once."""
+        return _product(history, self.y_t)
+
+    def scores_of_projection(self, projection: np.ndarray) -> np.ndarray:
+        scores: np.ndarray = ((projection * self.weights) @ self.y_t.T) * self.inverse_diagonal
         return scores
 
 

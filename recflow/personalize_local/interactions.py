@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from recflow_lambda.minimums import MIN_IMPORT_RECORDS, MIN_TRAINING_INTERACTIONS, MIN_TRAINING_USERS
 
+from recflow.personalize_local.codes import encoded, first_occurrences
 from recflow.personalize_local.schema import DatasetSchema, SchemaField
 
 MAX_ID_LENGTH = 256
@@ -62,13 +63,10 @@ class Interactions:
         """Personalize keeps one of several events with the same timestamp and identical properties."""
         if len(self) == 0:
             return self
-        fields = [(name, column.dtype) for name, column in self.columns.items()]
-        records = np.rec.fromarrays(list(self.columns.values()), dtype=fields)
-        _, first = np.unique(records, return_index=True)
-        if len(first) == len(self):
+        first = first_occurrences(list(self.columns.values()))
+        if first.all():
             return self
-        keep = np.sort(first)  # first occurrences, in their original order
-        return Interactions({name: column[keep] for name, column in self.columns.items()})
+        return Interactions({name: column[first] for name, column in self.columns.items()})
 
 
 def read_interactions_csv(text: str, source: str, schema: DatasetSchema) -> Interactions:
@@ -189,7 +187,7 @@ def import_shortfall(records: int) -> str | None:
 
 def training_shortfall(interactions: Interactions, dataset_group: str) -> str | None:
     """Why Personalize would refuse to train on `interactions`, or None when it has enough data."""
-    _, per_user = np.unique(interactions.users, return_counts=True)
+    per_user = np.bincount(encoded(interactions.users))
     active_users = int((per_user >= 2).sum())
     if len(interactions) < MIN_TRAINING_INTERACTIONS or active_users < MIN_TRAINING_USERS:
         return (

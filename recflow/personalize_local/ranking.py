@@ -98,22 +98,39 @@ def softmax_scores(scores: np.ndarray, top_values: np.ndarray) -> np.ndarray:
 
     `scores` is the full row block with excluded cells at -inf (exp(-inf) = 0 drops them from the
     sum); the temperature is the standard deviation of the row's rankable scores, so the result
-    does not depend on the model's scale.
+    does not depend on the model's scale. Row sums are float32 (numpy sums each row pairwise, the same
+    way whatever the block): a block is read six times, where float64 sums and temporaries took 4 s of
+    a 70k-user batch job.
     """
     rankable = np.isfinite(scores)
-    counts = np.maximum(rankable.sum(axis=1, keepdims=True), 1)
+    counts = np.maximum(rankable.view(np.uint8).sum(axis=1, keepdims=True, dtype=np.int32), 1)
     filled = np.where(rankable, scores, np.float32(0.0))
-    mean = filled.sum(axis=1, keepdims=True, dtype=np.float64) / counts
-    mean_square = np.square(filled).sum(axis=1, keepdims=True, dtype=np.float64) / counts
+    mean = filled.sum(axis=1, keepdims=True) / counts
+    mean_square = np.einsum("ij,ij->i", filled, filled)[:, None] / counts
+    del filled
     spread = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
     temperature = SOFTMAX_TEMPERATURE * np.where(spread > 0, spread, 1.0)
     peak = scores.max(axis=1, keepdims=True)
     # A row with nothing rankable (a user who has seen every item) yields NaNs; its list is empty.
     with np.errstate(invalid="ignore"):
-        exponent = (scores - peak) / temperature.astype(np.float32)
-        total = np.exp(exponent, out=exponent).sum(axis=1, keepdims=True, dtype=np.float64)
+        exponent = scores - peak
+        exponent *= (1.0 / temperature).astype(np.float32)
+        total = np.exp(exponent, out=exponent).sum(axis=1, keepdims=True)
         probabilities: np.ndarray = np.exp((top_values.astype(np.float64) - peak) / temperature) / total
         return probabilities
+
+
+def significant(values: np.ndarray, digits: int = 7) -> np.ndarray:
+    """`values` (> 0) rounded to `digits` significant digits, as float64: Personalize's scores have seven.
+    Values below 1e-300 (a softmax term that underflowed) become 1e-300, so a score is never 0."""
+    values = np.maximum(np.asarray(values, dtype=np.float64), 1e-300)
+    with np.errstate(invalid="ignore"):  # NaN (a row with nothing rankable) stays NaN
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(values)))
+        rounded: np.ndarray = np.rint(values * scale) / scale
+        # Powers of ten are exact doubles up to 1e22 only: smaller values are formatted one by one.
+        small = scale > 1e22
+    rounded[small] = [float(f"{value:.{digits}g}") for value in values[small]]
+    return rounded
 
 
 def proportional_scores(scores: np.ndarray, top_values: np.ndarray) -> np.ndarray:

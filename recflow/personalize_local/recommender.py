@@ -31,17 +31,21 @@ Unknown users or items get the most popular items, as Personalize does for cold 
 """
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from recflow.personalize_local import costs
 from recflow.personalize_local import metrics as offline
 from recflow.personalize_local.algorithms import Als, ItemKnn, Popularity
+from recflow.personalize_local.codes import factorize
 from recflow.personalize_local.ease import GramBasis, GramEase, SpectralBasis, SpectralEase
 from recflow.personalize_local.filters import user_rows
 from recflow.personalize_local.ranking import (
@@ -51,6 +55,7 @@ from recflow.personalize_local.ranking import (
     empty_rows,
     exclude,
     proportional_scores,
+    significant,
     softmax_scores,
     top_k,
 )
@@ -75,6 +80,8 @@ PENALTY_START = 256.0
 MAX_VALIDATION_USERS = 1_000
 # Recency weights τ to try (None: no weighting, preferred on ties); see the module docstring.
 RECENCY_GRID: tuple[float | None, ...] = (None, 80.0, 40.0, 20.0, 10.0, 5.0, 2.5)
+# Blocks of users scored at once in recommend(): one per core.
+PARALLEL_BLOCKS = max(1, min(os.cpu_count() or 1, 4))
 # The least weight an item keeps: exp(-k/τ) underflows for long histories, and a zero would read as
 # "no interaction" to ALS.
 MIN_RECENCY_WEIGHT = 1e-6
@@ -146,12 +153,14 @@ class TrainedModel:
         results: list[Recommendation | None] = [None] * len(codes)
         step = block_rows(len(self.item_ids))
         known, cold = np.flatnonzero(codes >= 0), np.flatnonzero(codes < 0)
-        for start in range(0, len(known), step):
-            positions = known[start : start + step]
+
+        def ranked(positions: np.ndarray) -> list[Recommendation]:
             rows = mask.rows(positions) if mask is not None else None
-            for position, result in zip(
-                positions, self._rank(self._histories(codes[positions]), self.scorer, num_results, rows), strict=True
-            ):
+            return self._rank(self._histories(codes[positions]), self.scorer, num_results, rows)
+
+        blocks = [known[start : start + step] for start in range(0, len(known), step)]
+        for positions, lists in zip(blocks, _in_parallel(ranked, blocks), strict=True):
+            for position, result in zip(positions, lists, strict=True):
                 results[position] = result
             advance(len(positions))
         # Cold keys share one popularity list unless a mask makes each row its own.
@@ -206,7 +215,7 @@ class TrainedModel:
             weights = np.exp(exponent)
             shares = weights / weights.sum() if len(weights) else weights
         ranked = [candidates[index] for _, index in known] + unknown
-        scores_out = [_rounded(float(share)) for share in shares] + [0.0] * len(unknown)
+        scores_out = significant(shares).tolist() + [0.0] * len(unknown)
         return Recommendation(ranked, scores_out)
 
     def _histories(self, codes: np.ndarray) -> sp.csr_matrix:
@@ -226,21 +235,26 @@ class TrainedModel:
         if self.returns_scores:
             normalise = proportional_scores if scorer.proportional else softmax_scores
             probabilities = normalise(scores, values)
+            probabilities = significant(probabilities)
         results = []
         for row, row_codes in enumerate(codes):
             valid = row_codes >= 0
             items = self.item_ids[row_codes[valid]].tolist()
-            if probabilities is None:
-                results.append(Recommendation(items, None))
-            else:
-                results.append(Recommendation(items, [_rounded(p) for p in probabilities[row][valid]]))
+            results.append(Recommendation(items, None if probabilities is None else probabilities[row][valid].tolist()))
         return results
 
 
-def _rounded(probability: float) -> float:
-    # Seven significant digits like Personalize's output; the floor keeps scores above 0 even when a
-    # softmax term underflows.
-    return float(f"{max(float(probability), 1e-300):.7g}")
+def _in_parallel(
+    rank: Callable[[np.ndarray], list[Recommendation]], blocks: list[np.ndarray]
+) -> Iterator[list[Recommendation]]:
+    """`rank` of each block, in order; several blocks are ranked on PARALLEL_BLOCKS threads, each with one
+    BLAS thread. Scoring a block is numpy and BLAS, which release the GIL, and top-k selection and the
+    softmax run on one core otherwise: on 2 cores a 70k-user batch job took ~40% less time."""
+    if len(blocks) <= 1:
+        yield from map(rank, blocks)
+        return
+    with threadpool_limits(1, "blas"), ThreadPoolExecutor(PARALLEL_BLOCKS) as pool:
+        yield from pool.map(rank, blocks)
 
 
 def recipe_name(recipe: str) -> str:
@@ -365,8 +379,8 @@ class _Interactions:
                 f"users, items and timestamps must have one value per interaction, not "
                 f"{len(users)}, {len(items)} and {len(timestamps)}"
             )
-        user_ids, user_codes = np.unique(np.asarray(users, dtype=str), return_inverse=True)
-        item_ids, item_codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
+        user_ids, user_codes = factorize(np.asarray(users, dtype=str))
+        item_ids, item_codes = factorize(np.asarray(items, dtype=str))
         newer = offline.newer_counts(user_codes, np.asarray(timestamps))
         recency = _recency_matrix(user_codes, item_codes, newer, (len(user_ids), len(item_ids)))
         matrix = _ones(recency)
@@ -529,10 +543,15 @@ def _choose_scoring(
     seen = {start: first}
     kept = {start: start_model}
 
+    # On the users side λ changes only the second of the two products: the first is made once.
+    projections = (
+        _projections(start_model, validation.inputs, recency) if isinstance(start_model, SpectralEase) else None
+    )
+
     def quality(index: int) -> float:
         if index not in seen:
             model = basis.model(PENALTY_GRID[index])
-            seen[index] = _validation_ndcg(model, validation, recency)
+            seen[index] = _validation_ndcg(model, validation, recency, projections)
             if seen[index] > max(seen[held] for held in kept):
                 kept.clear()
                 kept[index] = model
@@ -561,10 +580,13 @@ def _best_recency(model: Scorer, validation: _Queries) -> tuple[float, float | N
     return best
 
 
-def _validation_ndcg(model: Scorer, validation: _Queries, tau: float | None) -> float:
+def _validation_ndcg(
+    model: Scorer, validation: _Queries, tau: float | None, projections: list[np.ndarray] | None = None
+) -> float:
     if validation.inputs.shape[0] == 0:
         return 0.0
-    hits = offline.hit_matrix(_top_lists(model, validation.inputs, offline.TOP_K, tau), validation.relevant)
+    lists = _top_lists(model, validation.inputs, offline.TOP_K, tau, projections)
+    hits = offline.hit_matrix(lists, validation.relevant)
     return float(offline.ndcg_at(hits, np.diff(validation.relevant.indptr), offline.TOP_K).mean())
 
 
@@ -577,13 +599,25 @@ def _testing_metrics(model: Scorer, testing: _Queries, catalogue_size: int, tau:
     return offline.personalize_metrics(recommended, testing.relevant, catalogue_size)
 
 
-def _top_lists(scorer: Scorer, inputs: sp.csr_matrix, k: int, tau: float | None) -> np.ndarray:
-    """Each input's top k item codes, its own items excluded; inputs are recency ranks, scored with τ."""
+def _top_lists(
+    scorer: Scorer, inputs: sp.csr_matrix, k: int, tau: float | None, projections: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """Each input's top k item codes, its own items excluded; inputs are recency ranks, scored with τ
+    (by a users-side EASE model from the blocks' `projections` when given, see _projections)."""
     lists = []
     step = block_rows(inputs.shape[1])
-    for start in range(0, inputs.shape[0], step):
+    for index, start in enumerate(range(0, inputs.shape[0], step)):
         block = inputs[start : start + step]
-        scores = scorer.scores(_weighted(block, tau))
+        if projections is not None and isinstance(scorer, SpectralEase):
+            scores = scorer.scores_of_projection(projections[index])
+        else:
+            scores = scorer.scores(_weighted(block, tau))
         exclude(scores, block)
         lists.append(top_k(scores, k)[0])
     return np.concatenate(lists) if lists else np.empty((0, k), dtype=np.int64)
+
+
+def _projections(model: SpectralEase, inputs: sp.csr_matrix, tau: float | None) -> list[np.ndarray]:
+    """The users-side projection of each block of `inputs` weighted with τ, in _top_lists' blocks."""
+    step = block_rows(inputs.shape[1])
+    return [model.projection(_weighted(inputs[start : start + step], tau)) for start in range(0, inputs.shape[0], step)]
