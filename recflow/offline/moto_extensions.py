@@ -1615,7 +1615,14 @@ def execution_history_page(
 
 def _history_patches() -> list[Any]:
     from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.responses import StepFunctionResponse
+
+    def get_event_history(self: EventManager) -> list[Any]:
+        # moto deep-copies every event of the history on every call; events are never changed once
+        # recorded, and a response only reads them: a copy of the list is enough.
+        with self._mutex:
+            return list(self._history_event_list)
 
     def get_execution_history(self: StepFunctionResponse) -> ActionResult:
         history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
@@ -1627,7 +1634,10 @@ def _history_patches() -> list[Any]:
         )
         return ActionResult(page)
 
-    return [patch.object(StepFunctionResponse, "get_execution_history", get_execution_history)]
+    return [
+        patch.object(StepFunctionResponse, "get_execution_history", get_execution_history),
+        patch.object(EventManager, "get_event_history", get_event_history),
+    ]
 
 
 _HISTORY_SEAMS: tuple[Seam, ...] = (
@@ -1642,6 +1652,12 @@ _HISTORY_SEAMS: tuple[Seam, ...] = (
         "moto.stepfunctions.parser.models",
         "StepFunctionsParserBackend.get_execution_history",
         "(self, execution_arn)",
+    ),
+    Seam(
+        "execution history pages",
+        "moto.stepfunctions.parser.asl.eval.event.event_manager",
+        "EventManager.get_event_history",
+        "(self)",
     ),
 )
 MOTO_SEAMS = (*MOTO_SEAMS, *_HISTORY_SEAMS)

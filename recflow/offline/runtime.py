@@ -289,9 +289,12 @@ def _follow(execution_arn: str, on_state: Callable[[str], None], sfn: Any) -> li
 
 def _report_new_states(sfn: Any, execution_arn: str, seen: int, on_state: Callable[[str], None]) -> int:
     """Report the states entered since event id `seen`, reading the history newest first; returns the last id."""
+    newest = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=1)["events"]
+    if not newest or newest[0]["id"] <= seen:  # most polls: nothing new, and one event read to know it
+        return seen
     new: list[dict[str, Any]] = []
     pages = sfn.get_paginator("get_execution_history").paginate(
-        executionArn=execution_arn, reverseOrder=True, PaginationConfig={"PageSize": 25}
+        executionArn=execution_arn, reverseOrder=True, PaginationConfig={"PageSize": 10}
     )
     for page in pages:
         new += [event for event in page["events"] if event["id"] > seen]
