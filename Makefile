@@ -69,6 +69,7 @@ bench: $(VENV)/.dev-installed
 	$(VENV)/bin/python bench/realtime_bench.py
 	$(VENV)/bin/python bench/generate_bench.py
 	$(VENV)/bin/python bench/import_bench.py
+	$(VENV)/bin/python bench/scale_bench.py
 
 clean:
 	rm -rf .aws-sam .demo .pytest_cache

@@ -39,8 +39,8 @@ LASTFM = Path(os.environ.get("RECFLOW_DATA", DATA_DIR)) / "lastfm-2k-tagging.csv
 K = 25
 QUALITY_METHODS = ("most-popular", "item-knn", "ease-100", "als", "default")
 HETREC = {"users": 2_113, "items": 10_197, "interactions": 855_598}
-# (users, items, interactions): users and items scaled separately around HetRec's shape, and past
-# the two switch points (users > 0.6·items: items-side EASE; items > 12,000: ALS).
+# (users, items, interactions): users and items scaled separately around HetRec's shape, so the cost
+# estimates (costs.py) pick each of the EASE solves and ALS somewhere along the way.
 SCALING = [
     (1_000, 10_000, 405_000),
     (4_200, 10_000, 1_700_000),
