@@ -12,24 +12,26 @@ import pyarrow.compute as pc
 
 def encoded(values: np.ndarray) -> np.ndarray:
     """Each value's code (int64): equal values get equal codes, numbered in order of first appearance."""
-    array = pa.array(values)
-    if isinstance(array, pa.ChunkedArray):  # Arrow splits very large string columns
-        array = array.combine_chunks()
-    codes: np.ndarray = pc.dictionary_encode(array).indices.to_numpy().astype(np.int64)
+    codes: np.ndarray = _dictionary_encoded(values).indices.to_numpy().astype(np.int64)
     return codes
 
 
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(values, return_inverse=True): the distinct values, sorted, and each value's position among them."""
-    array = pa.array(values)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    dictionary = pc.dictionary_encode(array)
+    dictionary = _dictionary_encoded(values)
     distinct = dictionary.dictionary.to_numpy(zero_copy_only=False).astype(values.dtype)
     order = np.argsort(distinct, kind="stable")
     positions = np.empty(len(order), dtype=np.int64)
     positions[order] = np.arange(len(order))
     return distinct[order], positions[dictionary.indices.to_numpy()]
+
+
+def _dictionary_encoded(values: np.ndarray) -> pa.DictionaryArray:
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):  # Arrow splits very large string columns
+        array = array.combine_chunks()
+    dictionary: pa.DictionaryArray = pc.dictionary_encode(array)
+    return dictionary
 
 
 def first_occurrences(columns: list[np.ndarray]) -> np.ndarray:
