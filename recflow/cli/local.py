@@ -47,7 +47,9 @@ def local_run(
     job_seconds: Annotated[
         str | None, typer.Option(help="Simulated job durations, e.g. import=300,train=1800.")
     ] = None,
-    time_scale: Annotated[float, typer.Option(help="Wall seconds per simulated second of waiting.")] = 0.001,
+    time_scale: Annotated[
+        float, typer.Option(help="Wall seconds per simulated second of waiting (0: waits take no time).")
+    ] = 0.0,
     min_rating: Annotated[str, typer.Option(help="Keep interactions rated at least this much.")] = "",
     num_results: Annotated[int, typer.Option(help="Recommendations per user.")] = 25,
     parameter: ParameterOption = [],  # noqa: B006 - typer reads the default, never mutates it

@@ -68,7 +68,9 @@ class RunRequest:
     num_results: int = 25
     faults: dict[str, str] = field(default_factory=dict)
     job_seconds: dict[str, float] = field(default_factory=dict)
-    time_scale: float = 0.001
+    # Real seconds each simulated second of waiting sleeps: none by default, a rehearsal need not sit
+    # through Personalize's job times (the summary still reports them in simulated seconds).
+    time_scale: float = 0.0
     parameters: dict[str, str] = field(default_factory=dict)
     template: Path = TEMPLATE  # another template.yaml (with functions/, statemachine/, glue/ beside it)
     # Upload every raw file as its own event, one after the other, as a user uploading a burst of files:

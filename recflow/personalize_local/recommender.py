@@ -78,7 +78,7 @@ PENALTY_GRID = tuple(2.0**power for power in range(3, 15))  # 8 ... 16384
 PENALTY_START = 256.0
 # Users whose newest 10% choose λ and τ (see _Holdout).
 MAX_VALIDATION_USERS = 1_000
-# Recency weights τ to try (None: no weighting, preferred on ties); see the module docstring.
+# Recency weights τ, from none (every item weighs 1) to the strongest decay; see the module docstring.
 RECENCY_GRID: tuple[float | None, ...] = (None, 80.0, 40.0, 20.0, 10.0, 5.0, 2.5)
 # Blocks of users scored at once in recommend(): one per core.
 PARALLEL_BLOCKS = max(1, min(os.cpu_count() or 1, 4))
@@ -528,18 +528,18 @@ def _choose_scoring(
 ) -> tuple[float, float | None, SpectralEase | GramEase]:
     """EASE's recency weight τ and λ by validation NDCG@25, and that λ's model.
 
-    τ is chosen first, at PENALTY_START; then λ by a hill-climb over PENALTY_GRID from PENALTY_START,
-    first in steps of 4x, then of 2x: it moves to a strictly better neighbour until there is none.
-    Validation NDCG is unimodal in λ in practice, and the coarse steps reach a distant optimum in fewer
-    fits (each one a Cholesky inverse on the items side). One search after the other scores the
-    validation users about a dozen times, where trying every τ at every λ took 35. The best model is
-    kept (on the items side a model is an items x items matrix: one is held besides the one scored).
+    τ is chosen first, at PENALTY_START (_best_recency); then λ by a hill-climb over PENALTY_GRID from
+    PENALTY_START, first in steps of 4x, then of 2x. Validation NDCG is unimodal in λ in practice, and
+    the coarse steps reach a distant optimum in fewer fits (each one a Cholesky inverse on the items
+    side). The two searches score the validation users about ten times, where trying every τ at every
+    λ took 84. The best model is kept (on the items side a model is an items x items matrix: one is
+    held besides the one scored).
     """
-    start = PENALTY_GRID.index(PENALTY_START)
     start_model = basis.model(PENALTY_START)
     if validation.inputs.shape[0] == 0:
         return PENALTY_START, None, start_model
     first, recency = _best_recency(start_model, validation)
+    start = PENALTY_GRID.index(PENALTY_START)
     seen = {start: first}
     kept = {start: start_model}
 
@@ -557,27 +557,40 @@ def _choose_scoring(
                 kept[index] = model
         return seen[index]
 
+    best = _hill_climb(len(PENALTY_GRID), start, quality, steps=(2, 1))  # grid positions: 4x, then 2x
+    # The climb ends on the best λ it saw, which is the one kept unless an equal came first.
+    model = kept[best] if best in kept else basis.model(PENALTY_GRID[best])
+    return PENALTY_GRID[best], recency, model
+
+
+def _best_recency(model: Scorer, validation: _Queries) -> tuple[float, float | None]:
+    """The best validation NDCG@25 over RECENCY_GRID and its τ, by a hill-climb from the middle of the
+    grid: NDCG rises and then falls as the decay gets stronger, so four or five τ of seven are scored."""
+    tried: dict[int, float] = {}
+
+    def quality(index: int) -> float:
+        if index not in tried:
+            tried[index] = _validation_ndcg(model, validation, RECENCY_GRID[index])
+        return tried[index]
+
+    best = _hill_climb(len(RECENCY_GRID), len(RECENCY_GRID) // 2, quality, steps=(1,))
+    return quality(best), RECENCY_GRID[best]
+
+
+def _hill_climb(size: int, start: int, quality: Callable[[int], float], steps: tuple[int, ...]) -> int:
+    """The grid position a climb from `start` ends on: for each step size in turn, it moves to the better
+    of the two neighbours that far away while that one is strictly better (`quality` caches its answers)."""
     current = start
-    for step in (2, 1):  # grid positions: 4x, then 2x
+    for step in steps:
         while True:
-            neighbours = [index for index in (current - step, current + step) if 0 <= index < len(PENALTY_GRID)]
+            neighbours = [index for index in (current - step, current + step) if 0 <= index < size]
+            if not neighbours:
+                break
             best = max(neighbours, key=quality)
             if quality(best) <= quality(current):
                 break
             current = best
-    # The climb ends on the best λ it saw, which is the one kept unless an equal came first.
-    model = kept[current] if current in kept else basis.model(PENALTY_GRID[current])
-    return PENALTY_GRID[current], recency, model
-
-
-def _best_recency(model: Scorer, validation: _Queries) -> tuple[float, float | None]:
-    """The best validation NDCG@25 over RECENCY_GRID and its τ (the first of equals)."""
-    best: tuple[float, float | None] = (-1.0, None)
-    for tau in RECENCY_GRID:
-        ndcg = _validation_ndcg(model, validation, tau)
-        if ndcg > best[0]:
-            best = (ndcg, tau)
-    return best
+    return current
 
 
 def _validation_ndcg(

@@ -310,3 +310,27 @@ def test_mismatched_columns_and_too_little_data_are_rejected():
         recommender.train(np.array(["a", "b"]), np.array(["x"]), np.array([1, 2]), USER_PERSONALIZATION)
     with pytest.raises(ValueError, match="at least 2 users"):
         recommender.train(np.array(["a", "b"]), np.array(["x", "y"]), np.array([1, 2]), USER_PERSONALIZATION)
+
+
+@pytest.mark.parametrize(
+    ("values", "start", "steps", "end", "scored"),
+    [
+        # τ's climb: from the middle, one position at a time, to the peak at 1 (scoring 4 of 7 positions)
+        ([0.3, 0.5, 0.4, 0.2, 0.1, 0.0, 0.0], 3, (1,), 1, {0, 1, 2, 3, 4}),
+        # a peak past the end of a step of 2, then found by the step of 1
+        ([0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.5, 0.1], 1, (2, 1), 5, {1, 3, 5, 7, 4, 6}),
+        # ties do not move the climb: it stays where it started
+        ([0.2, 0.2, 0.2], 1, (1,), 1, {0, 1, 2}),
+        # a grid of one position: nothing to compare, nothing scored
+        ([0.7], 0, (1,), 0, set()),
+    ],
+)
+def test_the_hill_climb_moves_to_strictly_better_neighbours(values, start, steps, end, scored):
+    asked: list[int] = []
+
+    def quality(index: int) -> float:
+        asked.append(index)
+        return values[index]
+
+    assert recommender._hill_climb(len(values), start, quality, steps) == end
+    assert set(asked) == scored
