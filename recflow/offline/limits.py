@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recflow.offline.cache import cache_dir, read_json, write_json
 from recflow.run_summary import LambdaUsage, LargestPayload  # the models live with the summary, moto-free
 
 PAYLOAD_LIMIT_BYTES = 262_144  # 256 KiB: Step Functions' limit on a state's input or output and a task's result
@@ -108,25 +109,16 @@ def _baseline_key() -> str:
 
 
 def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "recflow" / "lambda-runtime-baseline.json"
+    return cache_dir() / "lambda-runtime-baseline.json"
 
 
 def _read_cache() -> dict[str, Any]:
-    try:
-        found = json.loads(_cache_file().read_text())
-    except (OSError, ValueError):
-        return {}
+    found = read_json(_cache_file())
     return found if isinstance(found, dict) else {}
 
 
 def _write_cache(entries: dict[str, Any]) -> None:
-    path = _cache_file()
-    try:  # a cache only: a read-only home measures again next time
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(list(entries.items())[-20:]), indent=1) + "\n")
-    except OSError:
-        pass
+    write_json(_cache_file(), dict(list(entries.items())[-20:]))
 
 
 def prefetch_runtime_baseline() -> None:
