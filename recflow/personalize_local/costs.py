@@ -16,9 +16,10 @@ SPARSE_GRAM_PAIRS = 1.2e8  # Σ (items per user)² per second, scipy's single-th
 CHOLESKY_CUBE = 1.0e11  # n³ per second, a Cholesky inverse on one thread (10,000 items: 9.4 s)
 EIGH_CUBE = 2.0e10  # n³ per second, an eigendecomposition on one thread (~5x a Cholesky inverse)
 ALS_NONZERO_ITERATIONS = 8.0e6  # nonzeros x iterations per second, implicit's ALS, 64 factors
-# How many λ a search fits, typically (recommender._choose_scoring's hill-climb); it scores the
-# validation users once per λ and once per τ.
+# How many λ and τ the searches try, typically (recommender's hill-climbs); the validation users are
+# scored once for each.
 PENALTY_TRIES = 5
+RECENCY_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,6 @@ class Shape:
     nonzeros: int  # distinct (user, item) pairs
     pair_work: float  # Σ over users of (distinct items)²: the work of a sparse XᵀX
     validation_users: int
-    recency_tries: int  # τ values scored per λ
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def ease_items_side(shape: Shape) -> Estimate:
     users, items = shape.users, shape.items
     gram = min(users * items**2 / DENSE_GRAM_CELLS, shape.pair_work / SPARSE_GRAM_PAIRS)
     inverses = (PENALTY_TRIES + 1) * items**3 / CHOLESKY_CUBE
-    scored_rows = users + (PENALTY_TRIES + shape.recency_tries) * shape.validation_users
+    scored_rows = users + (PENALTY_TRIES + RECENCY_TRIES) * shape.validation_users
     scoring = 2 * scored_rows * items**2 / PRODUCT_FLOPS
     return Estimate("ease-items", 2 * gram + inverses + scoring, 4 * 2 * items * items)
 
@@ -62,7 +62,7 @@ def ease_users_side(shape: Shape) -> Estimate:
     users, items = shape.users, shape.items
     gram = min(users**2 * items / DENSE_GRAM_CELLS, shape.pair_work / SPARSE_GRAM_PAIRS)
     eigh = users**3 / EIGH_CUBE
-    scored_rows = users + (PENALTY_TRIES + shape.recency_tries) * shape.validation_users
+    scored_rows = users + (PENALTY_TRIES + RECENCY_TRIES) * shape.validation_users
     scoring = 2 * 2 * scored_rows * users * items / PRODUCT_FLOPS
     return Estimate("ease-users", 2 * (gram + eigh) + scoring, 4 * (3 * users * users + 2 * users * items))
 

@@ -396,7 +396,6 @@ class _Interactions:
             nonzeros=self.matrix.nnz,
             pair_work=float(np.square(counts).sum()),
             validation_users=validation_users,
-            recency_tries=len(RECENCY_GRID),
         )
 
 

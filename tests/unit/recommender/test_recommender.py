@@ -56,7 +56,7 @@ def test_an_unsupported_recipe_is_one_clear_sentence(clustered: Clustered):
 
 def shape(users: int, items: int, nonzeros: int) -> costs.Shape:
     """Interactions spread evenly over the users."""
-    return costs.Shape(users, items, nonzeros, nonzeros**2 / users, validation_users=2_000, recency_tries=7)
+    return costs.Shape(users, items, nonzeros, nonzeros**2 / users, validation_users=2_000)
 
 
 @pytest.mark.parametrize(
