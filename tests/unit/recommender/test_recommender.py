@@ -315,7 +315,7 @@ def test_mismatched_columns_and_too_little_data_are_rejected():
 @pytest.mark.parametrize(
     ("values", "start", "steps", "end", "scored"),
     [
-        # τ's climb: from the middle, one position at a time, to the peak at 1 (scoring 4 of 7 positions)
+        # τ's climb: from the middle, one position at a time, to the peak at 1 (scoring 5 of 7 positions)
         ([0.3, 0.5, 0.4, 0.2, 0.1, 0.0, 0.0], 3, (1,), 1, {0, 1, 2, 3, 4}),
         # a peak past the end of a step of 2, then found by the step of 1
         ([0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.5, 0.1], 1, (2, 1), 5, {1, 3, 5, 7, 4, 6}),
