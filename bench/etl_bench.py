@@ -45,7 +45,6 @@ LARGE = {"users": 25_000, "items": 60_000, "interactions": 10_000_000}
 TARGET_HETREC = (1.0, None)
 TARGET_LARGE_TEXT = (10.0, 2048.0)
 TARGET_LARGE_PARQUET = (3.0, None)
-PARQUET_KEYS = ("raw/synthetic.parquet", "raw/large.parquet")
 # Options per data set: the Last.fm file names its item and time columns its own way.
 OPTIONS = {"lastfm-2k-tagging (real)": {"item_column": "artist_id", "timestamp_column": "tagged_at"}}
 
@@ -243,7 +242,9 @@ def main() -> None:
         figures = {name: figures[name] for name in datasets}
         floors = {name: floor_seconds(lake / key, args.repeat) for name, key in datasets.items()}
         output_floors = {
-            name: output_floor_seconds(lake / key, args.repeat) for name, key in datasets.items() if key in PARQUET_KEYS
+            name: output_floor_seconds(lake / key, args.repeat)
+            for name, key in datasets.items()
+            if key.endswith(".parquet")
         }
 
         if not args.no_spark:
