@@ -3,7 +3,8 @@
 Each size runs `recflow.offline.runtime.run` (the default recipe, as `make demo` does) in its own process, so
 its peak RSS and its start-up are its own, on `recflow generate` data of that shape (not timed). Printed:
 summary.json's per-phase wall seconds at each size, the wall, start-up (process start to the execution's
-start: imports and deploy) and peak RSS, how they grow from size to size, and two floors measured in the
+start: imports and deploy) and its imports alone, the wall without the training phase (what a faster model
+could not remove), and peak RSS, how they grow from size to size, and two floors measured in the
 same child after the run: a DuckDB scan of the raw file (read_csv with COUNT(DISTINCT) of users and items,
 what ETL and import cannot beat) and one matrix product of the model's shape (users x 64 factors times 64 x
 items, in blocks: every score a batch job must produce).
@@ -72,6 +73,7 @@ def child(raw: Path, users: int, items: int, lake: Path) -> dict:
 
     from recflow.offline.runtime import RunRequest, run
 
+    imports = time.time() - process_start
     summary = run(RunRequest(raw_files=[raw], lake=lake))
     wall = time.time() - process_start  # as a user waits for `recflow local run`: imports included
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -80,6 +82,7 @@ def child(raw: Path, users: int, items: int, lake: Path) -> dict:
         "status": summary.status,
         "wall": wall,
         "startup": startup,
+        "imports": imports,
         "peak": peak,
         "phases": summary.phase_wall_seconds,
         "training": summary.training.get("decision", ""),
@@ -120,6 +123,8 @@ def report(results: dict[str, dict]) -> None:
         print(f"{phase:<16}" + "".join(f"{results[s]['phases'].get(phase, float('nan')):>10.2f}" for s in sizes))
     rows = {
         "start-up": lambda r: f"{r['startup']:.2f}",
+        "  of it imports": lambda r: f"{r['imports']:.2f}",
+        "wall - train": lambda r: f"{r['wall'] - r['phases'].get('train', 0.0):.2f}",
         "total wall": lambda r: f"{r['wall']:.2f}",
         "peak GB": lambda r: f"{r['peak'] / 1024**3:.2f}",
         "floor: scan s": lambda r: f"{r['scan']:.2f}",
@@ -141,6 +146,9 @@ def report(results: dict[str, dict]) -> None:
         wall_target, peak_target = TARGETS[size]
         verdict = "PASS" if results[size]["wall"] <= wall_target else "MISS"
         line = f"{size}: {results[size]['wall']:.1f} s wall, target <= {wall_target:.0f} s: {verdict}"
+        rest = results[size]["wall"] - results[size]["phases"].get("train", 0.0)
+        if verdict == "MISS" and rest > wall_target:
+            line += f" (the run without its training phase took {rest:.1f} s)"
         if peak_target:
             peak_verdict = "PASS" if results[size]["peak"] <= peak_target else "MISS"
             peak = results[size]["peak"] / 1024**3
@@ -149,7 +157,8 @@ def report(results: dict[str, dict]) -> None:
     size, target = STARTUP_TARGET
     if size in results:
         verdict = "PASS" if results[size]["startup"] <= target else "MISS"
-        print(f"{size}: start-up {results[size]['startup']:.2f} s, target <= {target} s: {verdict}")
+        startup, imports = results[size]["startup"], results[size]["imports"]
+        print(f"{size}: start-up {startup:.2f} s ({imports:.2f} s of it imports), target <= {target} s: {verdict}")
 
 
 if __name__ == "__main__":
