@@ -198,8 +198,10 @@ def product(users: int, items: int, interactions: int, seed: int = 0, time_budge
         "items": len(model.item_ids),
         "interactions": len(user_column),
         "algorithm": model.algorithm,
-        # The decision starts with the solve ("ease-users: the cheaper EASE solve, ..."); the scorer is wrapped.
-        "solve": model.decision.split(":")[0].removeprefix("ease-") + " side" if model.algorithm == "ease" else "-",
+        # The served scorer is wrapped in its stored rows (ScoreRows) unless they would be too large.
+        "solve": {"SpectralEase": "users side", "GramEase": "items side"}.get(
+            type(getattr(model.scorer, "scorer", model.scorer)).__name__, "-"
+        ),
         "penalty": model.penalty,
         "ndcg@25 (metrics)": model.metrics["normalized_discounted_cumulative_gain_at_25"],
         "train_s": trained - started,

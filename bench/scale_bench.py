@@ -83,6 +83,7 @@ def child(raw: Path, users: int, items: int, lake: Path) -> dict:
         "wall": wall,
         "startup": startup,
         "imports": imports,
+        "untrained": wall - summary.phase_wall_seconds.get("train", 0.0),  # what a faster model could not remove
         "peak": peak,
         "phases": summary.phase_wall_seconds,
         "training": summary.training.get("decision", ""),
@@ -124,7 +125,7 @@ def report(results: dict[str, dict]) -> None:
     rows = {
         "start-up": lambda r: f"{r['startup']:.2f}",
         "  of it imports": lambda r: f"{r['imports']:.2f}",
-        "wall - train": lambda r: f"{r['wall'] - r['phases'].get('train', 0.0):.2f}",
+        "wall - train": lambda r: f"{r['untrained']:.2f}",
         "total wall": lambda r: f"{r['wall']:.2f}",
         "peak GB": lambda r: f"{r['peak'] / 1024**3:.2f}",
         "floor: scan s": lambda r: f"{r['scan']:.2f}",
@@ -146,9 +147,8 @@ def report(results: dict[str, dict]) -> None:
         wall_target, peak_target = TARGETS[size]
         verdict = "PASS" if results[size]["wall"] <= wall_target else "MISS"
         line = f"{size}: {results[size]['wall']:.1f} s wall, target <= {wall_target:.0f} s: {verdict}"
-        rest = results[size]["wall"] - results[size]["phases"].get("train", 0.0)
-        if verdict == "MISS" and rest > wall_target:
-            line += f" (the run without its training phase took {rest:.1f} s)"
+        if verdict == "MISS" and results[size]["untrained"] > wall_target:
+            line += f" (the run without its training phase took {results[size]['untrained']:.1f} s)"
         if peak_target:
             peak_verdict = "PASS" if results[size]["peak"] <= peak_target else "MISS"
             peak = results[size]["peak"] / 1024**3
